@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""vmtemp against the raw engine, in one run: medians and ratios.
+
+    python3 bench/bench.py [--rounds N] [--only create,exec,list,mount,concurrent]
+
+Needs the engine, the compose plugin and the test image (tests/build-test-image.sh).
+Uses a private VMTEMP_HOME and removes everything it makes (by label).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+IMAGE = os.environ.get("VMTEMP_TEST_IMAGE", "vmtemp-test:busybox")
+VMTEMP = str(Path(sys.executable).with_name("vmtemp"))
+DOCKER = shutil.which("docker") or "docker"
+
+
+def timed(argv: list[str], **kw) -> float:
+    t = time.perf_counter()
+    r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kw)
+    elapsed = time.perf_counter() - t
+    if r.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(argv)}\n{r.stderr}")
+    return elapsed
+
+
+def median_ms(samples: list[float]) -> float:
+    return 1000 * statistics.median(samples)
+
+
+def purge(prefix: str) -> None:
+    r = subprocess.run([DOCKER, "ps", "-aq", "--filter", "label=dev.vmtemp.managed=true",
+                        "--filter", f"label=vmtemp.bench={prefix}"], capture_output=True, text=True)
+    for kind, ls in (("container", ["ps", "-a", "--format", "{{.Names}}"]), ("network", ["network", "ls", "--format", "{{.Name}}"]),
+                     ("volume", ["volume", "ls", "--format", "{{.Name}}"]), ("image", ["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"])):
+        r = subprocess.run([DOCKER, *ls, "--filter", "label=dev.vmtemp.managed=true"], capture_output=True, text=True)
+        items = [x for x in r.stdout.split() if prefix in x]
+        if items:
+            rm = {"container": ["rm", "-f", "-v"], "network": ["network", "rm"], "volume": ["volume", "rm", "-f"],
+                  "image": ["image", "rm", "-f"]}[kind]
+            subprocess.run([DOCKER, *rm, *items], capture_output=True)
+
+
+class Bench:
+    def __init__(self, rounds: int):
+        self.rounds = rounds
+        self.tmp = Path(tempfile.mkdtemp(prefix="vmtemp-bench-"))
+        self.prefix = "b" + uuid.uuid4().hex[:6]
+        self.env = dict(os.environ, VMTEMP_HOME=str(self.tmp / "state"), VMTEMP_IMAGE=IMAGE,
+                        XDG_CONFIG_HOME=str(self.tmp / "config"), NO_COLOR="1")
+        self.env.pop("VMTEMP_NAME", None)
+        self.proj = self.tmp / "proj"
+        for sub in "abcdefghijklmnopqrst":
+            (self.proj / sub).mkdir(parents=True)
+        self.results: list[tuple[str, float, float, str]] = []
+
+    def vmtemp(self, *args: str) -> list[str]:
+        return [VMTEMP, *args]
+
+    def run(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(self.vmtemp(*args), cwd=self.proj, env=self.env, capture_output=True, text=True)
+
+    def report(self, what: str, ours: float, raw: float, raw_what: str) -> None:
+        self.results.append((what, ours, raw, raw_what))
+        print(f"{what:<34} {ours:8.1f} ms   {raw_what:<36} {raw:8.1f} ms   ratio {ours / raw:5.2f}", flush=True)
+
+    def bench_create(self) -> None:
+        ours, raw = [], []
+        for i in range(self.rounds):
+            n = f"{self.prefix}-c{i}"
+            ours.append(timed(self.vmtemp("create", "./a", "./b:ro", "-n", n), cwd=self.proj, env=self.env))
+            compose = self.tmp / "state" / n / "compose.yaml"
+            copy = self.tmp / f"raw-{i}.yaml"
+            text = compose.read_text().replace(f"vmtemp-{n}", f"vmtemp-{n}-raw")
+            copy.write_text(text)
+            raw.append(timed([DOCKER, "compose", "-f", str(copy), "up", "-d"], env=self.env))
+            subprocess.run([DOCKER, "compose", "-f", str(copy), "down", "-v", "-t", "0"], capture_output=True)
+            self.run("destroy", n, "--quick")
+        self.report("vmtemp create", median_ms(ours), median_ms(raw), "docker compose up -d (same file)")
+
+    def ensure(self, n: str, *mounts: str) -> None:
+        if not (self.tmp / "state" / n).exists():
+            r = self.run("create", *(mounts or ("./a",)), "-n", n)
+            if r.returncode != 0:
+                raise SystemExit(r.stderr)
+
+    def bench_exec(self) -> None:
+        n = f"{self.prefix}-x"
+        self.ensure(n)
+        ours, raw = [], []
+        for _ in range(self.rounds * 3):
+            ours.append(timed(self.vmtemp("exec", "-n", n, "--", "true"), env=self.env))
+            raw.append(timed([DOCKER, "exec", f"vmtemp-{n}", "true"]))
+        self.report("vmtemp exec -- true", median_ms(ours), median_ms(raw), "docker exec true")
+
+    def bench_list(self) -> None:
+        for i in range(10):
+            self.ensure(f"{self.prefix}-l{i}")
+        ours, ps, ls = [], [], []
+        for _ in range(self.rounds * 3):
+            ours.append(timed(self.vmtemp("list", "--json"), env=self.env))
+            ps.append(timed([DOCKER, "ps", "-a", "--filter", "label=dev.vmtemp.managed=true", "--format", "json"]))
+            ls.append(timed([DOCKER, "compose", "ls", "--format", "json"]))
+        self.report("vmtemp list --json (10+ VMs)", median_ms(ours), median_ms(ps), "docker ps --filter label --format json")
+        self.report("vmtemp list --json (10+ VMs)", median_ms(ours), median_ms(ls), "docker compose ls --format json")
+
+    def close(self) -> None:
+        subprocess.run(self.vmtemp("destroy", "--all", "--quick"), env=self.env, capture_output=True)
+        purge(self.prefix)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--only", default="create,exec,list")
+    ap.add_argument("--json", help="also write the results to this file")
+    a = ap.parse_args()
+    b = Bench(a.rounds)
+    try:
+        print(f"{'vmtemp':<34} {'median':>11}   {'raw engine':<36} {'median':>11}")
+        for part in a.only.split(","):
+            getattr(b, f"bench_{part.strip()}")()
+    finally:
+        b.close()
+    if a.json:
+        Path(a.json).write_text(json.dumps([dict(zip(("what", "ours_ms", "raw_ms", "raw"), r)) for r in b.results], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

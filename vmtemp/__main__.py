@@ -1,0 +1,3 @@
+from vmtemp.cli import main
+
+raise SystemExit(main())

