@@ -28,6 +28,7 @@ TEMPLATE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 LABEL_MANAGED = "dev.vmtemp.managed"
 LABEL_NAME = "dev.vmtemp.name"
 LABEL_OWNER = "dev.vmtemp.owner"
+LABEL_HOME = "dev.vmtemp.home"  # the state folder it belongs to: gc never touches another's
 
 
 def _yaml() -> YAML:
@@ -111,6 +112,7 @@ def _labels(name: str, owner: str) -> CommentedMap:
     labels[LABEL_MANAGED] = "true"
     labels[LABEL_NAME] = name
     labels[LABEL_OWNER] = owner
+    labels[LABEL_HOME] = str(paths.home())
     return labels
 
 
@@ -126,6 +128,7 @@ def build(
     project_dir: str | None,
     mounts: list[Mount],
     compose_path: Path,
+    run_image: str | None = None,
 ) -> CommentedMap:
     """A new compose document for a temp VM, from a template."""
     tpath = template_path(template)
@@ -158,7 +161,9 @@ def build(
 
     vm = out["services"][MAIN_SERVICE]
     fresh = CommentedMap()
-    fresh["image"] = image
+    fresh["image"] = run_image or image
+    if run_image:
+        fresh.yaml_add_eol_comment(f"= {image} plus what you change inside (kept across mount changes)", "image")
     fresh["container_name"] = names.container(name)
     fresh["hostname"] = name
     fresh["user"] = DoubleQuotedScalarString(f"{uid}:{gid}")

@@ -230,8 +230,7 @@ def processes(container: str) -> list[Process]:
 def user_processes(container: str) -> list[Process]:
     """Processes the user started: init, the keep-alive and its sleep filtered out."""
     procs = processes(container)
-    pids = {p.pid for p in procs}
-    init = {p.pid for p in procs if p.ppid not in pids}
+    init = {p.pid for p in procs if p.command.split()[:1] in (["/sbin/docker-init"], ["/dev/init"], ["docker-init"])}
     keepalive = {p.pid for p in procs if "vmtemp-keepalive" in p.command}
     return [
         p for p in procs
@@ -281,6 +280,151 @@ def labelled(kind: str, label: str) -> list[dict[str, str]]:
         if rid:
             out.append({"id": rid, "name": name})
     return out
+
+
+# --- inventory: what vmtemp made, for gc, doctor and destroy (direct calls) ---------
+
+LABEL_HOME = "dev.vmtemp.home"
+_LABEL_COLUMNS = '\t{{.Label "dev.vmtemp.name"}}\t{{.Label "dev.vmtemp.owner"}}\t{{.Label "dev.vmtemp.home"}}'
+_INVENTORY = {
+    "container": ["ps", "-a", "--no-trunc", "--format", "{{.ID}}\t{{.Names}}\t{{.State}}" + _LABEL_COLUMNS],
+    "volume": ["volume", "ls", "--format", "{{.Name}}\t{{.Name}}\t" + _LABEL_COLUMNS],
+    "network": ["network", "ls", "--no-trunc", "--format", "{{.ID}}\t{{.Name}}\t" + _LABEL_COLUMNS],
+    "image": ["image", "ls", "--no-trunc", "--format", "{{.ID}}\t{{.Repository}}:{{.Tag}}\t{{.Size}}"],
+}
+
+
+@dataclass(frozen=True)
+class Resource:
+    kind: str  # container | volume | network | image
+    id: str
+    name: str  # container, volume or network name; image repo:tag ("<none>:<none>" when dangling)
+    vm: str  # dev.vmtemp.name
+    owner: str  # dev.vmtemp.owner ("" when absent)
+    home: str  # dev.vmtemp.home ("" when absent: made before vmtemp labelled it)
+    state: str = ""  # containers: running, exited...
+    size: int | None = None  # images (from the listing); volumes are measured separately
+
+    @property
+    def ref(self) -> str:
+        """What to remove it by: the name (volumes), the tag (tagged images), else the ID."""
+        if self.kind == "volume" or (self.kind == "image" and not self.name.startswith("<none>")):
+            return self.name
+        return self.id
+
+
+def run_docker_many(calls: list[list[str]], what: str, *, timeout: float = 60) -> list[subprocess.CompletedProcess[str]]:
+    """Several read-only docker calls at once: the wall time of the slowest, not of the sum."""
+    exe = docker_exe()
+    started = time.perf_counter()
+    procs = [subprocess.Popen([exe, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              stdin=subprocess.DEVNULL) for args in calls]
+    results = []
+    try:
+        for args, p in zip(calls, procs, strict=True):
+            try:
+                out, err = p.communicate(timeout=max(0.1, timeout - (time.perf_counter() - started)))
+            except subprocess.TimeoutExpired:
+                error = EngineError(f"{what} timed out after {timeout:g}s", command=[exe, *args], returncode=None,
+                                    stderr="", hint="check the engine: docker info", transient=True)
+                _log_failure(error, what)
+                raise error from None
+            proc = subprocess.CompletedProcess([exe, *args], p.returncode, out, err)
+            if proc.returncode != 0:
+                error = classify(what, [exe, *args], proc.returncode, err, "check the engine: docker info")
+                _log_failure(error, what)
+                raise error
+            results.append(proc)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    _debug(f"{what}: {len(calls)} calls in parallel in {1000 * (time.perf_counter() - started):.0f} ms")
+    return results
+
+
+def inventory(kinds: Iterable[str] = ("container", "volume", "network", "image")) -> list[Resource]:
+    """Every resource labelled dev.vmtemp.managed=true, of any owner: one call per kind, in parallel
+    (plus one `docker image inspect` for the images' labels)."""
+    kinds = list(kinds)
+    calls = []
+    for kind in kinds:
+        args = _INVENTORY[kind]
+        calls.append([*args[:-2], "--filter", f"label={LABEL_MANAGED}=true", *args[-2:]])
+    out: list[Resource] = []
+    images: list[tuple[str, str, int | None]] = []
+    for kind, proc in zip(kinds, run_docker_many(calls, "listing vmtemp's resources"), strict=True):
+        for line in proc.stdout.splitlines():
+            parts = line.split("\t")
+            if kind == "image":
+                if len(parts) == 3:
+                    images.append((parts[0], parts[1], _parse_size(parts[2])))
+                continue
+            if len(parts) != 6:
+                continue
+            rid, name, state, vm, owner, home = parts
+            out.append(Resource(kind, rid, name, vm, owner, home, state=state))
+    if images:
+        labels = _image_labels_many(sorted({i for i, _, _ in images}))
+        for rid, name, size in images:
+            lab = labels.get(rid, {})
+            out.append(Resource("image", rid, name, lab.get(LABEL_NAME, ""), lab.get(LABEL_OWNER, ""),
+                                lab.get(LABEL_HOME, ""), size=size))
+    return out
+
+
+def _image_labels_many(ids: list[str]) -> dict[str, dict[str, str]]:
+    proc = run_docker(["image", "inspect", "--format", "{{.Id}}\t{{json .Config.Labels}}", *ids],
+                      "reading image labels", check=False)
+    found: dict[str, dict[str, str]] = {}
+    for line in proc.stdout.splitlines():
+        rid, _, raw = line.partition("\t")
+        try:
+            found[rid] = json.loads(raw) or {}
+        except ValueError:
+            found[rid] = {}
+    return found
+
+
+def images_of_repo(repo: str) -> list[Resource]:
+    """The tags of one repository (e.g. vmtemp-live/NAME), labelled or not."""
+    proc = run_docker(["image", "ls", "--no-trunc", repo, "--format", "{{.ID}}\t{{.Repository}}:{{.Tag}}\t{{.Size}}"],
+                      f"listing images of {repo}", check=False)
+    out = []
+    for line in proc.stdout.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3:
+            out.append(Resource("image", parts[0], parts[1], "", "", "", size=_parse_size(parts[2])))
+    return out
+
+
+def server_version() -> str:
+    """The engine's version; EngineUnavailable when the engine cannot be reached."""
+    proc = run_docker(["version", "--format", "{{.Server.Version}}"], "asking the engine for its version",
+                      hint="check the engine: docker info")
+    return proc.stdout.strip()
+
+
+def compose_version(exe: str | None = None) -> str | None:
+    """The compose plugin's version (or a standalone compose binary's, given its path);
+    None when it is missing."""
+    if exe is None:
+        proc = run_docker(["compose", "version", "--short"], "docker compose version", check=False)
+    else:
+        try:
+            proc = subprocess.run([exe, "version", "--short"], capture_output=True, text=True, timeout=30,
+                                  stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+    if proc.returncode == 0 and proc.stdout.strip():
+        return proc.stdout.strip().lstrip("v")
+    low = proc.stderr.lower()
+    if exe is not None or any(m in low for m in NO_COMPOSE_MARKERS) or "is not a docker command" in low:
+        return None
+    err = classify("docker compose version", ["docker", "compose", "version"], proc.returncode, proc.stderr, None)
+    _log_failure(err, "docker compose version")
+    raise err
 
 
 # --- changes, through python-on-whales ------------------------------------------------
@@ -393,6 +537,15 @@ def commit(container: str, tag: str) -> str:
     return str(image.id)
 
 
+def commit_labelled(container: str, tag: str, labels: dict[str, str]) -> None:
+    """`docker commit` with labels set on the new image (so gc and destroy find it)."""
+    pow_ = _whales()
+    client = _client()
+    changes = [x for k, v in labels.items() for x in ("--change", f"LABEL {k}={json.dumps(v)}")]
+    cmd = [*client.client_config.docker_cmd, "commit", *changes, container, tag]
+    _call(f"docker commit {container}", lambda: pow_.utils.run(cmd), hint=None)
+
+
 def remove(kind: str, ids: list[str], *, force: bool = True) -> None:
     if not ids:
         return
@@ -419,3 +572,49 @@ def remove_labelled(vm_name: str, *, volumes: bool = True, images: bool = False)
         except EngineError as e:
             failures.append(f"{kind}s: {e.stderr_tail(2) or e.message}")
     return failures
+
+
+def image_id(ref: str) -> str | None:
+    """The image ID for a reference, or None when the engine has no such image (one direct call)."""
+    proc = run_docker(["image", "inspect", "-f", "{{.Id}}", ref], f"inspecting image {ref}", check=False)
+    if proc.returncode != 0:
+        if "no such" in proc.stderr.lower():
+            return None
+        raise classify(f"inspecting image {ref}", ["docker", "image", "inspect", ref], proc.returncode, proc.stderr,
+                       "check the engine: docker info")
+    return proc.stdout.strip() or None
+
+
+def image_labels(ref: str) -> dict[str, str]:
+    proc = run_docker(["image", "inspect", "-f", "{{json .Config.Labels}}", ref], f"inspecting image {ref}",
+                      check=False)
+    if proc.returncode != 0:
+        return {}
+    try:
+        return json.loads(proc.stdout or "null") or {}
+    except ValueError:
+        return {}
+
+
+def has_changes(container: str) -> bool:
+    """Whether the container's writable layer differs from its image (`docker diff`)."""
+    proc = run_docker(["diff", container], f"listing changes in {container}")
+    return bool(proc.stdout.strip())
+
+
+def pull(ref: str) -> None:
+    client = _client()
+    _call(f"docker pull {ref}", lambda: client.image.pull(ref, quiet=not progress_shown()),
+          hint=f"is the image name right? no registry? build or load it locally, then: docker image inspect {ref}")
+
+
+def tag(source: str, target: str) -> None:
+    client = _client()
+    _call(f"docker tag {source} {target}", lambda: client.image.tag(source, target), hint=None)
+
+
+def compose_create(compose_file: Path, project: str, *, hint: str | None = None) -> None:
+    """Create (recreate) the project's containers without starting them."""
+    client = _client(compose_file, project)
+    _call("docker compose create", lambda: _stream(client.compose.create(stream_logs=True), progress_shown()),
+          hint=hint)

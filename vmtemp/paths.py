@@ -34,7 +34,18 @@ def home() -> Path:
     value = os.environ.get("VMTEMP_HOME")
     if value:
         return Path(os.path.abspath(os.path.expanduser(value)))
+    return default_home()
+
+
+def default_home() -> Path:
+    """The state folder when VMTEMP_HOME is not set (engine resources without a
+    dev.vmtemp.home label are counted as this folder's)."""
     return _xdg("XDG_STATE_HOME", ".local/state") / "vmtemp"
+
+
+def gc_stamp() -> Path:
+    """Touched when create last looked for orphans (at most once a day)."""
+    return home() / ".gc-check"
 
 
 def config_dir() -> Path:
@@ -63,6 +74,22 @@ def state_file(name: str) -> Path:
 
 def mounts_index(name: str) -> Path:
     return vm_dir(name) / MOUNTS_INDEX
+
+
+def pending_file(name: str) -> Path:
+    """The journal of a mount change in progress (present only while one runs, or after a crash)."""
+    return vm_dir(name) / "pending.json"
+
+
+def queue_dir(name: str) -> Path:
+    """Mount change requests waiting to be applied together."""
+    return vm_dir(name) / "queue"
+
+
+def live_image(name: str) -> str:
+    """The image reference a temp VM's container runs from: its writable layer is
+    committed here before every recreate, so nothing written inside is lost."""
+    return f"vmtemp-live/{name}:current"
 
 
 def locks_dir() -> Path:
@@ -100,16 +127,27 @@ def vm_names() -> list[str]:
 
 
 def check_home_safe() -> None:
-    """Refuse a state folder that other users could write to."""
+    """Refuse a state folder that other users could write to (or that is not ours):
+    whoever can write there can change what a temp VM mounts and which commands run."""
     h = home()
     try:
         st = h.stat()
     except FileNotFoundError:
         return
+    except OSError as e:
+        raise UsageError(f"cannot use state folder {h}: {e.strerror}", hint=f"check it: ls -ld {h}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"state folder {h} is not a folder", hint=f"move it away ({h}), or set VMTEMP_HOME elsewhere")
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        who = "everyone" if st.st_mode & stat.S_IWOTH else "its group"
         raise UsageError(
-            f"state folder {h} is writable by other users; refusing to use it",
-            hint=f"chmod 700 {h}",
+            f"state folder {h} is writable by {who} (mode {stat.S_IMODE(st.st_mode):o}); refusing to use it",
+            hint=f"make it private: chmod 700 {h}",
+        )
+    if st.st_uid != os.getuid():
+        raise UsageError(
+            f"state folder {h} belongs to uid {st.st_uid}, not to you (uid {os.getuid()}); refusing to use it",
+            hint=f"use your own: unset VMTEMP_HOME, or take it over: chown -R {os.getuid()} {h} && chmod 700 {h}",
         )
 
 

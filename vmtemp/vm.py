@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from vmtemp.errors import OperationFailed
 from vmtemp.mounts import Mount
 
 CACHE_SCHEMA = 1
+CONTAINER_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$")
 
 
 @dataclass
@@ -38,10 +40,21 @@ class VmDef:
 
 def _compose_key(path: Path) -> list[int] | None:
     try:
-        st = path.stat()
+        st = path.lstat()  # a compose file replaced by a link never matches the cache
     except FileNotFoundError:
         return None
     return [st.st_mtime_ns, st.st_size, st.st_ino]
+
+
+def _cache_trusted(cached: dict, name: str) -> bool:
+    """The cache describes this temp VM with sane values (a hand-edited state.json that
+    points exec at another container, or carries odd types, is not used)."""
+    mounts = cached.get("mounts")
+    return (cached.get("name") == name and isinstance(cached.get("container"), str)
+            and CONTAINER_RE.match(cached["container"]) is not None
+            and isinstance(cached.get("image"), str) and isinstance(mounts, list)
+            and all(isinstance(m, dict) and all(isinstance(v, str) for v in m.values()) for m in mounts)
+            and all(isinstance(cached.get(k), (str, type(None))) for k in ("owner", "created_at", "project_dir")))
 
 
 def from_compose(name: str) -> VmDef:
@@ -58,11 +71,22 @@ def from_compose(name: str) -> VmDef:
         created_at=meta.get("created_at"),
         project_dir=meta.get("project_dir"),
         owner=meta.get("owner"),
-        container=str(vm.get("container_name") or f"{names.project(name)}-{composefile.MAIN_SERVICE}-1"),
+        container=_container_name(vm, name, path),
         template=meta.get("template"),
         base_image=meta.get("base_image"),
         auto_ro=list(meta.get("auto_ro") or []),
     )
+
+
+def _container_name(vm: Any, name: str, path: Path) -> str:
+    from vmtemp import composefile
+
+    container = str(vm.get("container_name") or f"{names.project(name)}-{composefile.MAIN_SERVICE}-1")
+    if not CONTAINER_RE.match(container):
+        shown = container.encode("unicode_escape").decode()
+        raise OperationFailed(f"{path}: container_name {shown!r} is not a valid container name",
+                              hint=f"fix it in {path} (vmtemp uses {names.container(name)})")
+    return container
 
 
 def load(name: str) -> VmDef:
@@ -74,13 +98,18 @@ def load(name: str) -> VmDef:
             f"temp VM {name!r} has no compose file ({path})",
             hint=f"vmtemp doctor -n {name}, or remove it: vmtemp destroy {name} --force",
         )
+    unreadable = None
     try:
         cached = store.read_json(paths.state_file(name))
-    except (OSError, ValueError):
+    except FileNotFoundError:
         cached = None
+    except (OSError, ValueError) as e:
+        cached, unreadable = None, getattr(e, "strerror", None) or "not valid JSON"
+    if isinstance(cached, dict) and cached.get("schema") == CACHE_SCHEMA and not _cache_trusted(cached, name):
+        cached, unreadable = None, "its content does not describe this temp VM"
     if isinstance(cached, dict) and cached.get("schema") == CACHE_SCHEMA and cached.get("compose_key") == key:
         try:
-            return VmDef(
+            return _with_journal(VmDef(
                 name=name,
                 image=cached["image"],
                 mounts=[Mount(**m) for m in cached["mounts"]],
@@ -91,12 +120,26 @@ def load(name: str) -> VmDef:
                 template=cached.get("template"),
                 base_image=cached.get("base_image"),
                 auto_ro=list(cached.get("auto_ro") or []),
-            )
+            ))
         except (KeyError, TypeError):
             pass
     d = from_compose(name)
-    if cached is not None:
+    if unreadable:
+        d.warnings.append(f"{paths.state_file(name)} is ignored ({unreadable}); read the compose file instead "
+                          f"(vmtemp rewrites it on the next change, e.g. vmtemp start -n {name})")
+    elif cached is not None:
         d.warnings.append("the compose file was changed outside vmtemp; re-read it")
+    return _with_journal(d)
+
+
+def _with_journal(d: VmDef) -> VmDef:
+    """A half-done mount change (its process died) is reported by every command."""
+    if os.path.exists(paths.pending_file(d.name)):
+        from vmtemp import journal
+
+        half = journal.stale(d.name)
+        if half is not None:
+            d.warnings.append(f"{journal.describe(half)}; repair it: vmtemp doctor -n {d.name} --fix")
     return d
 
 
@@ -174,7 +217,7 @@ def to_json(d: VmDef, container_state: str | None, container_name: str | None) -
     return {
         "name": d.name,
         "status": status,
-        "image": d.image,
+        "image": d.base_image or d.image,
         "mounts": mounts,
         "created_at": d.created_at,
         "project_dir": d.project_dir,

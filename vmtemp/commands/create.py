@@ -109,12 +109,21 @@ def run(
         doc = composefile.build(
             template=template, name=name, image=chosen_image, owner=owner, uid=os.getuid(), gid=os.getgid(),
             created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), project_dir=project_root(cwd),
-            mounts=all_mounts, compose_path=compose_path,
+            mounts=all_mounts, compose_path=compose_path, run_image=paths.live_image(name),
         )
         if auto_ro:
             doc[composefile.META_KEY]["auto_ro"] = auto_ro
+        if default == "ro":  # read-only-by-default mode holds for the template's own binds too
+            hardening.force_read_only(doc, compose_path.parent)
         return doc
 
+    from vmtemp import hardening
+
+    preview = build_doc()
+    allowed_binds = hardening.police_binds(preview, compose_path.parent, template=template,
+                                           allow_sensitive=allow_sensitive, config=cfg)
+    asks = hardening.extra_privileges(preview, compose_path.parent, main_binds=False)
+    warnings += [f"template {template!r}: {w}" for w in asks]
     if dry_run:
         say(f"# vmtemp create --dry-run: temp VM {name!r}; nothing is changed")
         say(f"# would write {compose_path}:")
@@ -151,6 +160,9 @@ def run(
         for m, rule in allowed:
             audit.append(name, "allow-sensitive", result="ok", source=m.source, target=m.target, mode=m.mode,
                          rule=rule)
+        for service, source, target, mode, rule in allowed_binds:
+            audit.append(name, "allow-sensitive", result="ok", source=source, target=target, mode=mode,
+                         rule=rule, service=service)
     _report(d)
     if enter:
         from vmtemp.commands import access
@@ -184,6 +196,12 @@ def _create(name, build_doc, compose_path, undo: Undo, *, quick: bool) -> vmmod.
             raise OperationFailed("could not remove " + "; ".join(leftovers))
 
     undo.push(f"remove the engine resources of {name}", down)
+    base = composefile.meta(doc).get("base_image") or composefile.image(doc)
+    live = paths.live_image(name)
+    if engine.image_id(base) is None:
+        engine.pull(base)
+    engine.tag(base, live)
+    undo.push(f"remove the image tag {live}", lambda: engine.remove("image", [live], force=False))
     if engine.progress_shown():
         note(f"starting temp VM {name!r}...")
     engine.compose_up(compose_path, project, hint=f"check the image and the compose file: vmtemp create --dry-run -n {name} ...")
