@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from vmtemp import interrupts, store
 from vmtemp.errors import EngineError, EngineUnavailable, VmtempError
@@ -62,10 +60,21 @@ def _debug(text: str) -> None:
         print(f"debug: {text}", file=sys.stderr)
 
 
+def _which(program: str) -> str | None:
+    """shutil.which, without importing shutil on the hot paths."""
+    if os.sep in program:
+        return program if os.access(program, os.X_OK) and not os.path.isdir(program) else None
+    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        candidate = os.path.join(folder or ".", program)
+        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+            return candidate
+    return None
+
+
 def docker_exe() -> str:
     """The docker executable (VMTEMP_DOCKER or docker on PATH), as a path."""
     wanted = os.environ.get("VMTEMP_DOCKER") or "docker"
-    found = shutil.which(wanted)
+    found = _which(wanted)
     if not found:
         raise EngineUnavailable(
             f"docker executable {wanted!r} not found",
@@ -131,8 +140,7 @@ def run_docker(args: list[str], what: str, *, hint: str | None = None, check: bo
     return proc
 
 
-@dataclass(frozen=True)
-class ContainerInfo:
+class ContainerInfo(NamedTuple):
     id: str
     name: str
     state: str  # created | running | paused | restarting | removing | exited | dead
@@ -206,8 +214,7 @@ def exec_capture(container: str, command: list[str], what: str) -> subprocess.Co
     return run_docker(exec_argv(container, command, interactive=False)[1:], what, check=False)
 
 
-@dataclass(frozen=True)
-class Process:
+class Process(NamedTuple):
     pid: int
     ppid: int
     user: str
@@ -294,8 +301,7 @@ _INVENTORY = {
 }
 
 
-@dataclass(frozen=True)
-class Resource:
+class Resource(NamedTuple):
     kind: str  # container | volume | network | image
     id: str
     name: str  # container, volume or network name; image repo:tag ("<none>:<none>" when dangling)

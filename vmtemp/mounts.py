@@ -1,13 +1,13 @@
 """Mount specs: parsing (short and long form), resolution of host paths, targets.
 
-Pure functions and one small dataclass; no engine, no YAML.
+Pure functions and two small named tuples; no engine, no YAML.
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
-from dataclasses import asdict, dataclass, replace
+from typing import NamedTuple
 
 from vmtemp.errors import UsageError
 
@@ -19,8 +19,7 @@ FORBIDDEN_TARGETS = ("/", "/proc", "/sys", "/dev", "/etc", "/usr", "/bin", "/sbi
 FORBIDDEN_TARGET_PREFIXES = ("/lib",)
 
 
-@dataclass(frozen=True)
-class Mount:
+class Mount(NamedTuple):
     source: str  # absolute host path with symlinks resolved (nfs: "server:/export")
     target: str  # absolute path in the container
     mode: str = "rw"  # "ro" | "rw"
@@ -31,17 +30,16 @@ class Mount:
         return self.mode == "ro"
 
     def with_mode(self, mode: str) -> Mount:
-        return replace(self, mode=mode)
+        return self._replace(mode=mode)
 
     def to_json(self) -> dict[str, str]:
-        return asdict(self)
+        return dict(self._asdict())
 
     def spec(self) -> str:
         return f"{self.source}:{self.target}:{self.mode}"
 
 
-@dataclass(frozen=True)
-class MountRequest:
+class MountRequest(NamedTuple):
     """A mount as the user wrote it, before its source is resolved."""
 
     raw: str
@@ -131,7 +129,10 @@ def check_target(target: str, spec: str) -> str:
         raise UsageError(
             f"mount target {target!r} contains '.' or '..'", hint="give a plain absolute path such as /workspace/NAME"
         )
-    norm = posixpath.normpath(target)
+    if len(target.encode()) > 1024 or any(len(p.encode()) > 255 for p in parts):
+        raise UsageError(f"mount target {target[:60]!r}... is too long (at most 1024 bytes, 255 per name)",
+                         hint="give a short container path such as /workspace/NAME")
+    norm = "/" + posixpath.normpath(target).lstrip("/")  # '//etc' is /etc
     if norm in FORBIDDEN_TARGETS or any(
         norm == p or norm.startswith(p) and "/" not in norm[len(p):] for p in FORBIDDEN_TARGET_PREFIXES
     ) or any(norm.startswith(t + "/") for t in ("/proc", "/sys", "/dev")):

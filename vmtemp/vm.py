@@ -11,7 +11,6 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +22,27 @@ CACHE_SCHEMA = 1
 CONTAINER_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$")
 
 
-@dataclass
 class VmDef:
-    name: str
-    image: str
-    mounts: list[Mount]
-    created_at: str | None
-    project_dir: str | None
-    owner: str | None
-    container: str
-    template: str | None = None
-    base_image: str | None = None
-    auto_ro: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    """A temp VM's definition (a plain class: dataclasses cost the hot paths an import)."""
+
+    __slots__ = ("name", "image", "mounts", "created_at", "project_dir", "owner", "container", "template",
+                 "base_image", "auto_ro", "warnings")
+
+    def __init__(self, *, name: str, image: str, mounts: list[Mount], created_at: str | None,
+                 project_dir: str | None, owner: str | None, container: str, template: str | None = None,
+                 base_image: str | None = None, auto_ro: list[str] | None = None,
+                 warnings: list[str] | None = None) -> None:
+        self.name = name
+        self.image = image
+        self.mounts = mounts
+        self.created_at = created_at
+        self.project_dir = project_dir
+        self.owner = owner
+        self.container = container
+        self.template = template
+        self.base_image = base_image
+        self.auto_ro = auto_ro if auto_ro is not None else []
+        self.warnings = warnings if warnings is not None else []
 
 
 def _compose_key(path: Path) -> list[int] | None:

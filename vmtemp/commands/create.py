@@ -164,6 +164,9 @@ def run(
             audit.append(name, "allow-sensitive", result="ok", source=source, target=target, mode=mode,
                          rule=rule, service=service)
     _report(d)
+    from vmtemp.commands import gc
+
+    gc.maybe_suggest()  # at most once a day
     if enter:
         from vmtemp.commands import access
 
@@ -180,8 +183,9 @@ def run(
 
 def _create(name, build_doc, compose_path, undo: Undo, *, quick: bool) -> vmmod.VmDef:
     folder = paths.vm_dir(name)
+    # pushed before the folder exists, so no signal can fall between making it and owning its removal
+    undo.push(f"remove {folder}", lambda: folder.exists() and shutil.rmtree(folder))
     paths.ensure_dir(folder)
-    undo.push(f"remove {folder}", lambda: shutil.rmtree(folder, ignore_errors=False))
     doc = build_doc()
     store.atomic_write(compose_path, composefile.dumps(doc))
     project = names.project(name)
@@ -241,7 +245,7 @@ def _existing(name: str, mounts: list[Mount]) -> int:
 
 
 def _report(d: vmmod.VmDef) -> None:
-    success(f"temp VM {d.name!r} is running ({d.image}, container {d.container})")
+    success(f"temp VM {d.name!r} is running ({d.base_image or d.image}, container {d.container})")
     for m in d.mounts:
         say(f"  {m.source} -> {m.target} ({m.mode})")
     say(f"next: vmtemp enter -n {d.name}")
