@@ -101,6 +101,16 @@ def purge(name: str) -> None:
         subprocess.run(["docker", "volume", "rm", "-f", *found["volume"]], capture_output=True)
     if found["image"]:
         subprocess.run(["docker", "image", "rm", "-f", *found["image"]], capture_output=True)
+    # what carries only the compose project's label (hand-added volumes) and the working-image tag
+    for kind in ("network", "volume"):
+        r = subprocess.run(["docker", kind, "ls", "-q", "--filter", f"label=com.docker.compose.project={project}"],
+                           capture_output=True, text=True)
+        if r.stdout.split():
+            subprocess.run(["docker", kind, "rm", *r.stdout.split()], capture_output=True)
+    r = subprocess.run(["docker", "image", "ls", f"vmtemp-live/{name}", "--format", "{{.Repository}}:{{.Tag}}"],
+                       capture_output=True, text=True)
+    if r.stdout.split():
+        subprocess.run(["docker", "image", "rm", *r.stdout.split()], capture_output=True)
 
 
 @pytest.fixture

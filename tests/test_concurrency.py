@@ -20,7 +20,7 @@ def test_eight_names_and_four_same_name(engine, home, names, project):
     procs = [_spawn(["create", "./a", "-n", n], project) for n in distinct]
     procs += [_spawn(["create", "./b", "-n", same], project) for _ in range(4)]
     results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
-    for code, out, err in results[:8]:
+    for code, _out, err in results[:8]:
         assert code == 0, err
     same_results = results[8:]
     codes = sorted(code for code, _, _ in same_results)

@@ -24,6 +24,7 @@ COMMAND_LINES = [
     ["destroy", "x", "--yes", "--force", "--quick", "--keep-volumes", "--dry-run"],
     ["compose-file", "-n", "x"],
     ["templates", "list"],
+    ["audit", "-n", "x", "--since", "2h", "--json", "--verify"],
 ]
 
 

@@ -30,10 +30,19 @@ EXAMPLES = {
   vmtemp exec -- make test
   vmtemp exec -n api --workdir /srv/api -- ls -la""",
     "list": "examples:\n  vmtemp list\n  vmtemp list --json | jq '.[].name'",
+    "mount": """examples:
+  vmtemp mount ./tests ./fixtures:ro      recreates the container; files made inside are kept
+  vmtemp mount --dry-run ./c              the plan: what changes, recreate yes/no, what would stop""",
+    "unmount": """examples:
+  vmtemp unmount docs                     by basename, source path or container path
+  vmtemp unmount --all""",
     "destroy": """examples:
   vmtemp destroy api           shows what goes, asks (default No)
   vmtemp destroy --all --yes   no question; still lists what it removes
   vmtemp destroy api --dry-run""",
+    "gc": "examples:\n  vmtemp gc --dry-run     list orphans with sizes\n  vmtemp gc --yes         remove them",
+    "doctor": "examples:\n  vmtemp doctor\n  vmtemp doctor -n api --fix",
+    "migrate": "examples:\n  vmtemp migrate --dry-run\n  vmtemp migrate --from ~/backup/temp-vm.state",
 }
 
 
@@ -48,6 +57,13 @@ def _add_name(p: argparse.ArgumentParser) -> None:
 
 def _add_json(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _add_change_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-y", "--yes", action="store_true", help="recreate even if processes run inside")
+    p.add_argument("--quick", action="store_true", help="no questions")
+    p.add_argument("--force", action="store_true", help="also past warnings (e.g. another user's temp VM)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,8 +138,64 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-y", "--yes", action="store_true", help="answer yes to the question")
     p.add_argument("--force", action="store_true", help="also proceed past warnings and engine errors")
     p.add_argument("--quick", action="store_true", help="no question, no listing, no waiting")
-    p.add_argument("--keep-volumes", action="store_true")
+    p.add_argument("--keep-volumes", action="store_true", help="keep its volumes (vmtemp gc lists them later)")
+    p.add_argument("--snapshots", action="store_true", help="also delete its snapshot images (kept by default)")
     p.add_argument("--dry-run", action="store_true", help="show what would go; remove nothing")
+
+    p = cmd("mount", "add mounts to a temp VM (recreates it, keeping what you made inside)")
+    p.add_argument("mounts", nargs="*", metavar="MOUNT", help="SOURCE[:TARGET][:ro|rw]")
+    _add_name(p)
+    p.add_argument("--mount", dest="long_mounts", action="append", default=[], metavar="SPEC",
+                   help="long form: type=bind|nfs|sync,source=...,target=...[,readonly]")
+    _add_change_flags(p)
+    p.add_argument("--allow-sensitive", action="store_true", help="allow sensitive paths (audited)")
+    p.add_argument("--no-smart-ro", action="store_true", help="do not make .git, node_modules, vendor read-only")
+
+    p = cmd("unmount", "remove mounts from a temp VM", ("umount",))
+    p.add_argument("items", nargs="*", metavar="PATH-OR-TARGET")
+    _add_name(p)
+    p.add_argument("--all", action="store_true", help="remove every mount")
+    _add_change_flags(p)
+
+    for action, help_ in (("protect", "make mounts read-only"), ("unprotect", "make mounts writable")):
+        p = cmd(action, help_)
+        p.add_argument("items", nargs="+", metavar="PATH-OR-TARGET")
+        _add_name(p)
+        _add_change_flags(p)
+
+    p = cmd("snapshot", "save, list, restore and remove snapshots of a temp VM")
+    snap = p.add_subparsers(dest="snapshot_action", metavar="ACTION", parser_class=_Parser, required=True)
+    q = snap.add_parser("save", help="commit the container to vmtemp-snap/<name>:TAG")
+    _add_name(q)
+    q.add_argument("tag", nargs="?", help="default: the date and time")
+    q = snap.add_parser("list", help="the snapshots of a temp VM")
+    _add_name(q)
+    _add_json(q)
+    q = snap.add_parser("restore", help="recreate the container from a snapshot (mounts unchanged)")
+    _add_name(q)
+    q.add_argument("tag")
+    q.add_argument("-y", "--yes", action="store_true", help="do not ask")
+    q = snap.add_parser("rm", help="remove snapshots")
+    _add_name(q)
+    q.add_argument("tags", nargs="+", metavar="TAG")
+
+    p = cmd("export", "print a temp VM's definition to share (sources relative to its project)")
+    _add_name(p)
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+
+    p = cmd("import", "create a temp VM from a definition made by vmtemp export")
+    p.add_argument("file", metavar="FILE", help="the definition ('-' for stdin)")
+    _add_name(p)
+    p.add_argument("--dry-run", action="store_true", help="print the compose file and commands; change nothing")
+    p.add_argument("--allow-sensitive", action="store_true", help="allow sensitive paths (audited)")
+
+    p = cmd("suggest", "detected project type, suggested mounts and template")
+    p.add_argument("directory", nargs="?", metavar="DIR")
+    _add_json(p)
+
+    p = cmd("history", "past mount sets per project folder")
+    p.add_argument("directory", nargs="?", metavar="DIR", help="only this project folder")
+    _add_json(p)
 
     p = cmd("compose-file", "print the path of a temp VM's compose file")
     _add_name(p)
@@ -132,11 +204,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", nargs="?", choices=["list", "show"], default="list")
     p.add_argument("template", nargs="?")
 
+    p = cmd("audit", "the audit log of mount operations (who changed what a temp VM can see)")
+    p.add_argument("-n", "--name", metavar="NAME", help="only this temp VM's entries")
+    p.add_argument("--since", metavar="WHEN", help="only entries since WHEN: 2h, 3d, 2024-05-01, 2024-05-01T14:30")
+    _add_json(p)
+    p.add_argument("--verify", action="store_true", help="check the hash chain; exit 1 naming the first bad entry")
+
+    for what, help_ in (("init", "print the shell integration: eval \"$(vmtemp init bash)\" in ~/.bashrc"),
+                        ("completion", "print the tab completion script alone")):
+        p = cmd(what, help_)
+        p.add_argument("shell", choices=["bash", "zsh"])
+
+    p = cmd("use", "select a temp VM for this shell (a shell function: needs vmtemp init)")
+    p.add_argument("use_name", nargs="?", metavar="NAME")
+
+    p = cmd("gc", "find and remove orphans: vmtemp's engine resources with no temp VM, and temp VMs "
+                  "whose container is gone")
+    p.add_argument("-y", "--yes", action="store_true", help="answer yes to the question")
+    p.add_argument("--dry-run", action="store_true", help="list the orphans; remove nothing")
+
+    p = cmd("doctor", "check the engine, compose, each temp VM's files against the engine, locks and orphans")
+    _add_name(p)
+    p.add_argument("--fix", action="store_true", help="apply the safe fixes (after asking)")
+    p.add_argument("-y", "--yes", action="store_true", help="answer yes to the question")
+
+    p = cmd("migrate", "import the state of the older 'vm temp' tool (~/.vm/temp-vm.state)")
+    p.add_argument("--from", dest="from_", metavar="PATH", help="the state file (default: ~/.vm/temp-vm.state)")
+    p.add_argument("--dry-run", action="store_true", help="print what it would do; change nothing")
+    p.add_argument("--allow-sensitive", action="store_true", help="allow sensitive mount sources (audited)")
+
     return parser
+
+
+# Commands that never read or write the state folder (they skip its safety check).
+STATELESS = frozenset({"init", "completion", "templates", "use"})
 
 
 def _dispatch(a: argparse.Namespace) -> int:
     c = a.command
+    if c not in STATELESS:
+        from vmtemp import paths
+
+        os.umask(0o077)  # whatever vmtemp creates in the state folder is private
+        paths.check_home_safe()
     if c == "create":
         from vmtemp.commands import create
 
@@ -172,7 +282,44 @@ def _dispatch(a: argparse.Namespace) -> int:
         from vmtemp.commands import destroy
 
         return destroy.run(names_=a.names, all_=a.all, yes=a.yes, force=a.force, quick=a.quick,
-                           keep_volumes=a.keep_volumes, dry_run=a.dry_run)
+                           keep_volumes=a.keep_volumes, dry_run=a.dry_run, snapshots=a.snapshots)
+    if c == "mount":
+        from vmtemp.commands import change
+
+        return change.mount(name=a.name, specs=a.mounts, long_specs=a.long_mounts, yes=a.yes, quick=a.quick,
+                            force=a.force, dry_run=a.dry_run, allow_sensitive=a.allow_sensitive,
+                            no_smart_ro=a.no_smart_ro)
+    if c in ("unmount", "umount"):
+        from vmtemp.commands import change
+
+        return change.unmount(name=a.name, items=a.items, all_=a.all, yes=a.yes, quick=a.quick, force=a.force,
+                              dry_run=a.dry_run)
+    if c in ("protect", "unprotect"):
+        from vmtemp.commands import change
+
+        return change.protect(name=a.name, items=a.items, readonly=c == "protect", yes=a.yes, quick=a.quick,
+                              force=a.force, dry_run=a.dry_run)
+    if c == "snapshot":
+        from vmtemp.commands import snapshot
+
+        act = a.snapshot_action
+        if act == "save":
+            return snapshot.save(name=a.name, tag=a.tag)
+        if act == "list":
+            return snapshot.list_(name=a.name, as_json=a.json)
+        if act == "restore":
+            return snapshot.restore(name=a.name, tag=a.tag, yes=a.yes)
+        return snapshot.rm(name=a.name, tags=a.tags)
+    if c in ("export", "import", "suggest", "history"):
+        from vmtemp.commands import share
+
+        if c == "export":
+            return share.export(name=a.name, output=a.output)
+        if c == "import":
+            return share.import_(file=a.file, name=a.name, dry_run=a.dry_run, allow_sensitive=a.allow_sensitive)
+        if c == "suggest":
+            return share.suggest(directory=a.directory, as_json=a.json)
+        return share.history(directory=a.directory, as_json=a.json)
     if c == "compose-file":
         from vmtemp.commands import show
 
@@ -181,6 +328,30 @@ def _dispatch(a: argparse.Namespace) -> int:
         from vmtemp.commands import show
 
         return show.templates(action=a.action, template=a.template)
+    if c == "audit":
+        from vmtemp.commands import auditcmd
+
+        return auditcmd.run(name=a.name, since=a.since, as_json=a.json, verify=a.verify)
+    if c in ("init", "completion"):
+        from vmtemp import shellinit
+
+        return (shellinit.print_init if c == "init" else shellinit.print_completion)(shell=a.shell)
+    if c == "use":
+        from vmtemp import shellinit
+
+        return shellinit.use_without_integration(name=a.use_name)
+    if c == "gc":
+        from vmtemp.commands import gc
+
+        return gc.run(yes=a.yes, dry_run=a.dry_run)
+    if c == "doctor":
+        from vmtemp.commands import doctor
+
+        return doctor.run(name=a.name, fix=a.fix, yes=a.yes)
+    if c == "migrate":
+        from vmtemp.commands import migrate
+
+        return migrate.run(from_=a.from_, dry_run=a.dry_run, allow_sensitive=a.allow_sensitive)
     raise UsageError(f"unknown command {c!r}", hint="vmtemp --help")
 
 

@@ -234,6 +234,9 @@ def _entry_to_mount(entry: Any, base: Path) -> Mount | None:
 def read_mounts(doc: CommentedMap, base: Path) -> list[Mount]:
     """The bind mounts of the main service, in file order."""
     volumes = main_service(doc).get("volumes") or []
+    if not isinstance(volumes, list):
+        raise OperationFailed(f"services.{MAIN_SERVICE}.volumes in {base / paths.COMPOSE_FILE} is not a list",
+                              hint=f"fix it by hand (vmtemp doctor); file: {base / paths.COMPOSE_FILE}")
     found = []
     for entry in volumes:
         m = _entry_to_mount(entry, base)

@@ -55,9 +55,12 @@ def debug_enabled() -> bool:
     return os.environ.get("VMTEMP_DEBUG", "") not in ("", "0")
 
 
+_T0 = time.perf_counter()
+
+
 def _debug(text: str) -> None:
     if debug_enabled():
-        print(f"debug: {text}", file=sys.stderr)
+        print(f"debug: [{1000 * (time.perf_counter() - _T0):5.0f} ms] {text}", file=sys.stderr)
 
 
 def _which(program: str) -> str | None:
@@ -415,16 +418,20 @@ def server_version() -> str:
 def compose_version(exe: str | None = None) -> str | None:
     """The compose plugin's version (or a standalone compose binary's, given its path);
     None when it is missing."""
+    import re
+
+    # no --short: without the plugin, docker would read it as its own (unknown) flag
     if exe is None:
-        proc = run_docker(["compose", "version", "--short"], "docker compose version", check=False)
+        proc = run_docker(["compose", "version"], "docker compose version", check=False)
     else:
         try:
-            proc = subprocess.run([exe, "version", "--short"], capture_output=True, text=True, timeout=30,
+            proc = subprocess.run([exe, "version"], capture_output=True, text=True, timeout=30,
                                   stdin=subprocess.DEVNULL)
         except (OSError, subprocess.TimeoutExpired):
             return None
-    if proc.returncode == 0 and proc.stdout.strip():
-        return proc.stdout.strip().lstrip("v")
+    found = re.search(r"v?(\d+\.\d+[\w.+-]*)", proc.stdout) if proc.returncode == 0 else None
+    if found:
+        return found.group(1)
     low = proc.stderr.lower()
     if exe is not None or any(m in low for m in NO_COMPOSE_MARKERS) or "is not a docker command" in low:
         return None
@@ -440,6 +447,41 @@ def _whales():
     import python_on_whales  # noqa: PLC0415 - the cost is paid only by commands that change things
 
     return python_on_whales
+
+
+def preload() -> None:
+    """Start importing python-on-whales in the background (commands that will change
+    something call this first, so the import overlaps their engine reads)."""
+    import threading
+
+    if "python_on_whales" not in sys.modules:
+        # not a daemon: the interpreter waits for it at exit (killing an import midway aborts the process)
+        threading.Thread(target=_whales, name="vmtemp-preload").start()
+
+
+def in_parallel(*calls: Callable[[], Any]) -> list[Any]:
+    """Run independent engine reads at once; results in order; the first error is raised."""
+    import threading
+
+    results: list[Any] = [None] * len(calls)
+    errors: list[BaseException | None] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        try:
+            results[i] = calls[i]()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller below
+            errors[i] = e
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(1, len(calls))]
+    for t in threads:
+        t.start()
+    run(0)
+    for t in threads:
+        t.join()
+    for e in errors:
+        if e is not None:
+            raise e
+    return results
 
 
 def _client(compose_file: Path | None = None, project: str | None = None):
@@ -466,7 +508,7 @@ def _call(what: str, fn: Callable[[], Any], *, hint: str | None, retry: bool = T
             argv = [str(a) for a in (e.docker_command or [])]
             stderr = e.stderr or ""
             err = classify(what, argv, e.return_code, stderr, hint)
-        except pow_.exceptions.ClientNotFoundError:
+        except pow_.ClientNotFoundError:
             err = EngineUnavailable("docker executable not found", hint="install Docker or set VMTEMP_DOCKER")
         _debug(f"{what}: failed in {1000 * (time.perf_counter() - started):.0f} ms")
         _log_failure(err, what)
@@ -530,11 +572,13 @@ def compose_config(compose_file: Path, project: str, *, hint: str | None = None)
 
 
 def config_hash(compose_file: Path, project: str, service: str = MAIN_SERVICE) -> str:
-    pow_ = _whales()
-    client = _client(compose_file, project)
-    cmd = client.client_config.docker_compose_cmd + ["config", "--hash", service]
-    out = _call("docker compose config --hash", lambda: pow_.utils.run(cmd), hint=None, retry=False)
-    return out.split()[-1] if out and out.split() else ""
+    """Validate a compose file and return the service's config hash: a read, so one direct call
+    (`docker compose config --hash`); an invalid file raises EngineError with compose's message."""
+    proc = run_docker(["compose", "-f", str(compose_file), "-p", project, "config", "--hash", service],
+                      "docker compose config --hash",
+                      hint=f"the compose file is not valid; check your edits in {compose_file}")
+    out = proc.stdout.split()
+    return out[-1] if out else ""
 
 
 def commit(container: str, tag: str) -> str:
@@ -602,10 +646,24 @@ def image_labels(ref: str) -> dict[str, str]:
         return {}
 
 
-def has_changes(container: str) -> bool:
-    """Whether the container's writable layer differs from its image (`docker diff`)."""
+INIT_PATHS = ("/sbin/docker-init", "/dev/init")
+
+
+def has_changes(container: str, mount_targets: Iterable[str] = ()) -> bool:
+    """Whether the container's writable layer holds anything of the user's (`docker diff`).
+
+    Mount points the engine made (and their parent folders) and the injected init
+    are not the user's changes."""
     proc = run_docker(["diff", container], f"listing changes in {container}")
-    return bool(proc.stdout.strip())
+    structural = set(INIT_PATHS) | {"/sbin", "/dev"}
+    for target in mount_targets:
+        parts = target.rstrip("/").split("/")
+        structural.update("/".join(parts[:i]) or "/" for i in range(2, len(parts) + 1))
+    for line in proc.stdout.splitlines():
+        kind, _, path = line.partition(" ")
+        if path not in structural or kind == "D":
+            return True
+    return False
 
 
 def pull(ref: str) -> None:

@@ -41,7 +41,7 @@ def suggest_from(text: str) -> str:
 
 def resolve(name: str | None, *, must_exist: bool = True) -> str:
     """-n NAME, else $VMTEMP_NAME, else the only temp VM; else exit 2 (or a prompt on a terminal)."""
-    if name:
+    if name is not None:
         validate(name)
     elif os.environ.get("VMTEMP_NAME"):
         name = validate(os.environ["VMTEMP_NAME"])

@@ -68,17 +68,22 @@ def resolve_requests(
     """Parse, resolve and police mount specs.
 
     Returns (mounts, warnings, allowed) where allowed lists the mounts that passed
-    the sensitive-path policy only thanks to --allow-sensitive, with the rule."""
+    the sensitive-path policy only thanks to --allow-sensitive or the config's allow
+    list, each with a line naming the rule and what let it through (for the audit log)."""
     from vmtemp import mounts as mountspec
     from vmtemp import policy
 
     requests = [mountspec.parse_short(s) for s in short] + [mountspec.parse_long(s) for s in long]
-    pairs = [(r, mountspec.resolve(r, default)) for r in requests]
+    pairs = []
     allowed = []
-    for req, m in pairs:
-        if m.type == "bind":
-            v = policy.enforce(m.source, req.raw, allow_sensitive, config)
-            if v is not None:
-                allowed.append((m, v.rule))
+    for req in requests:
+        v = None
+        if req.type == "bind":  # the policy first, so that its message names the rule
+            v = policy.enforce(mountspec.resolve_source(req.source), req.raw,
+                               allow_sensitive or req.allow_sensitive, config)
+        m = mountspec.resolve(req, default)
+        pairs.append((req, m))
+        if v is not None:
+            allowed.append((m, f"{v.rule}: {v.what}; allowed by {v.allowed_by}"))
     resolved, warnings = apply_inheritance(pairs, list(existing or []))
     return resolved, warnings, allowed

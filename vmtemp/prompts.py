@@ -33,6 +33,9 @@ def confirm(question: str, *, flag: str = "--yes", default: bool = False) -> Non
 
 
 def select(question: str, choices: list[str]) -> str:
+    if not interactive():
+        raise NotConfirmed(f"a choice is needed and there is no terminal to ask on: {question}",
+                           hint="name it with -n NAME")
     import questionary
 
     try:

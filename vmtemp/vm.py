@@ -53,12 +53,14 @@ def _compose_key(path: Path) -> list[int] | None:
     return [st.st_mtime_ns, st.st_size, st.st_ino]
 
 
-def _cache_trusted(cached: dict, name: str) -> bool:
+def _cache_trusted(cached: dict, name: str, *, any_container: bool = False) -> bool:
     """The cache describes this temp VM with sane values (a hand-edited state.json that
     points exec at another container, or carries odd types, is not used)."""
     mounts = cached.get("mounts")
-    return (cached.get("name") == name and isinstance(cached.get("container"), str)
-            and CONTAINER_RE.match(cached["container"]) is not None
+    container = cached.get("container")
+    return (cached.get("name") == name
+            and (container in (names.container(name), f"{names.project(name)}-vm-1")
+                 or any_container and isinstance(container, str) and CONTAINER_RE.match(container) is not None)
             and isinstance(cached.get("image"), str) and isinstance(mounts, list)
             and all(isinstance(m, dict) and all(isinstance(v, str) for v in m.values()) for m in mounts)
             and all(isinstance(cached.get(k), (str, type(None))) for k in ("owner", "created_at", "project_dir")))
@@ -71,10 +73,17 @@ def from_compose(name: str) -> VmDef:
     doc = composefile.load(path)
     meta = composefile.meta(doc)
     vm = composefile.main_service(doc)
+    mounts = composefile.read_mounts(doc, path.parent)
+    for m in mounts:
+        bad = next((p for p in (m.source, m.target) if any(ord(c) < 32 or ord(c) == 127 for c in p)), None)
+        if bad is not None:
+            raise OperationFailed(
+                f"{path}: mount path {bad.encode('unicode_escape').decode()!r} contains a control character",
+                hint=f"fix or remove that mount in {path}")
     return VmDef(
         name=name,
         image=composefile.image(doc),
-        mounts=composefile.read_mounts(doc, path.parent),
+        mounts=mounts,
         created_at=meta.get("created_at"),
         project_dir=meta.get("project_dir"),
         owner=meta.get("owner"),
@@ -112,8 +121,11 @@ def load(name: str) -> VmDef:
         cached = None
     except (OSError, ValueError) as e:
         cached, unreadable = None, getattr(e, "strerror", None) or "not valid JSON"
+    if cached is not None and not isinstance(cached, dict):
+        cached, unreadable = None, "not a JSON object"
+    distrusted = None
     if isinstance(cached, dict) and cached.get("schema") == CACHE_SCHEMA and not _cache_trusted(cached, name):
-        cached, unreadable = None, "its content does not describe this temp VM"
+        cached, distrusted, unreadable = None, cached, "its content does not describe this temp VM"
     if isinstance(cached, dict) and cached.get("schema") == CACHE_SCHEMA and cached.get("compose_key") == key:
         try:
             return _with_journal(VmDef(
@@ -131,6 +143,9 @@ def load(name: str) -> VmDef:
         except (KeyError, TypeError):
             pass
     d = from_compose(name)
+    if (distrusted is not None and _cache_trusted(distrusted, name, any_container=True)
+            and distrusted.get("container") == d.container):
+        unreadable = None  # a custom container_name in the compose file: the cache agrees with it
     if unreadable:
         d.warnings.append(f"{paths.state_file(name)} is ignored ({unreadable}); read the compose file instead "
                           f"(vmtemp rewrites it on the next change, e.g. vmtemp start -n {name})")
@@ -146,7 +161,7 @@ def _with_journal(d: VmDef) -> VmDef:
 
         half = journal.stale(d.name)
         if half is not None:
-            d.warnings.append(f"{journal.describe(half)}; repair it: vmtemp doctor -n {d.name} --fix")
+            d.warnings.append(f"half-done change: {journal.describe(half)}; repair it: vmtemp doctor -n {d.name} --fix")
     return d
 
 

@@ -31,6 +31,7 @@ from vmtemp import (
     composefile,
     config,
     engine,
+    history,
     interrupts,
     journal,
     names,
@@ -240,6 +241,7 @@ def _submit(name: str, req: Request, *, dry_run: bool) -> int:
     if dry_run:
         return _dry_run(name, req)
     interrupts.install()
+    engine.preload()
     _enqueue(name, req)
     try:
         with store.locked(name, req.kind):
@@ -384,6 +386,13 @@ def _validate(name: str, text: str) -> str:
         probe.unlink(missing_ok=True)
 
 
+def _or_error(fn):
+    try:
+        return fn()
+    except VmtempError as e:
+        return e
+
+
 def _dry_run(name: str, req: Request) -> int:
     d = vmmod.load(name)
     p = plan(d, [req])
@@ -430,11 +439,13 @@ def _apply(name: str, batch: list[Request], *, leader: Request) -> dict[str, Out
             outcomes[req.id] = Outcome(0, [f"temp VM {name!r}: nothing to change (no recreate)"])
         return outcomes
 
-    info = engine.inspect_container(d.container)
+    info, procs = engine.in_parallel(lambda: engine.inspect_container(d.container),
+                                     lambda: _or_error(lambda: busy_processes(d.container)))
     state = (info.get("State") or {}).get("Status") if info else None
     running = state == "running"
     if running:
-        procs = busy_processes(d.container)
+        if isinstance(procs, VmtempError):
+            raise procs
         if procs:
             listing = [f"    pid {x.pid} {x.user} {x.elapsed} {x.command[:70]}" for x in procs]
             keep = []
@@ -499,14 +510,19 @@ def _change(name: str, d: vmmod.VmDef, old_text: str, new_text: str, p: Plan, in
     steps: list[str] = []
     prev_image = (info or {}).get("Image")  # what the container runs from, if the live tag is missing
     try:
-        _validate(name, new_text)
+        # three independent reads at once: validate the new file, look for changes inside, find the live image
+        _, changed, live_id = engine.in_parallel(
+            lambda: _validate(name, new_text),
+            lambda: info is not None and engine.has_changes(d.container, [m.target for m in d.mounts]),
+            lambda: engine.image_id(live),
+        )
         steps.append("validated")
         journal.step(name, "validated")
-        if info is not None and engine.has_changes(d.container):
+        if changed:
             engine.commit(d.container, live)
             steps.append("committed")
             journal.step(name, "committed")
-        elif engine.image_id(live) is None and prev_image:
+        elif live_id is None and prev_image:
             engine.tag(prev_image, live)
         store.atomic_write(compose, new_text)
         steps.append("written")
@@ -536,7 +552,9 @@ def _change(name: str, d: vmmod.VmDef, old_text: str, new_text: str, p: Plan, in
             audit.append(name, "mount-change", result="rolled back" if not failures else "failed")
         raise
     journal.clear(name)
-    vmmod.save_cache(vmmod.from_compose(name))
+    new_def = vmmod.from_compose(name)
+    vmmod.save_cache(new_def)
+    history.record(name, new_def.project_dir, [m.to_json() for m in new_def.mounts], "mount change")
 
 
 def _next_step(steps: list[str]) -> str:

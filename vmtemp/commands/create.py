@@ -13,6 +13,7 @@ from vmtemp import (
     composefile,
     config,
     engine,
+    history,
     interrupts,
     names,
     paths,
@@ -74,7 +75,7 @@ def run(
     cwd = os.path.realpath(os.getcwd())
     if auto_destroy and not enter:
         raise UsageError("--auto-destroy destroys the temp VM when the --enter session ends", hint="add --enter")
-    if name:
+    if name is not None:
         names.validate(name)
     elif os.environ.get("VMTEMP_NAME"):
         name = names.validate(os.environ["VMTEMP_NAME"])
@@ -137,6 +138,7 @@ def run(
     paths.check_home_safe()
     paths.ensure_dir(paths.home())
     interrupts.install()
+    engine.preload()
     with store.locked(name, "create"):
         if paths.vm_dir(name).exists():
             return _existing(name, all_mounts)
@@ -157,6 +159,7 @@ def run(
             raise
         audit.append(name, "create", result="ok", image=chosen_image,
                      mounts=[m.spec() for m in all_mounts])
+        history.record(name, d.project_dir, [m.to_json() for m in d.mounts], "create")
         for m, rule in allowed:
             audit.append(name, "allow-sensitive", result="ok", source=m.source, target=m.target, mode=m.mode,
                          rule=rule)
@@ -204,8 +207,10 @@ def _create(name, build_doc, compose_path, undo: Undo, *, quick: bool) -> vmmod.
     live = paths.live_image(name)
     if engine.image_id(base) is None:
         engine.pull(base)
+    # pushed first: a signal held during the tag call is raised after it, and the tag must still go
+    undo.push(f"remove the image tag {live}",
+              lambda: engine.image_id(live) is not None and engine.remove("image", [live], force=False))
     engine.tag(base, live)
-    undo.push(f"remove the image tag {live}", lambda: engine.remove("image", [live], force=False))
     if engine.progress_shown():
         note(f"starting temp VM {name!r}...")
     engine.compose_up(compose_path, project, hint=f"check the image and the compose file: vmtemp create --dry-run -n {name} ...")

@@ -88,6 +88,8 @@ def status(*, name: str | None, as_json: bool) -> int:
 
         problems = verify.check(d.container, d.mounts, probe=False)
         rec["warnings"] += [f"mount drift: {p}" for p in problems]
+    rec["extra_privileges"] = _extra_privileges(d.name)
+    rec["warnings"] += [f"extra privilege: {p}" for p in rec["extra_privileges"]]
     rec["default_mode"] = "ro" if _ro_default() else "rw"
     if as_json:
         print_json(rec)
@@ -106,6 +108,23 @@ def status(*, name: str | None, as_json: bool) -> int:
     for w in rec["warnings"]:
         warn(w)
     return 0
+
+
+def _extra_privileges(name: str) -> list[str]:
+    """What the compose file grants beyond the hardened default (privileged, capabilities,
+    host namespaces, devices, the Docker socket...)."""
+    from ruamel.yaml import YAML  # the C-backed safe loader: status stays quick
+    from ruamel.yaml.error import YAMLError
+
+    from vmtemp import hardening
+
+    path = paths.compose_file(name)  # vm.load has checked it (a link or a broken file never gets here)
+    try:
+        doc = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, YAMLError) as e:
+        first = (str(e).strip().splitlines() or ["unreadable"])[0]
+        return [f"cannot read {path} to check its privileges: {first}"]
+    return hardening.extra_privileges(doc, path.parent)
 
 
 def _ro_default() -> bool:
