@@ -104,6 +104,33 @@ class Bench:
             raw.append(timed([DOCKER, "exec", f"vmtemp-{n}", "true"]))
         self.report("vmtemp exec -- true", median_ms(ours), median_ms(raw), "docker exec true")
 
+    def bench_shell(self) -> None:
+        """`vmtemp exec` as typed in a shell with `eval "$(vmtemp init bash)"` loaded
+        (the shell function's fast path), timed inside one bash against `docker exec`."""
+        n = f"{self.prefix}-x"
+        self.ensure(n)
+        init = subprocess.run(self.vmtemp("init", "bash"), env=self.env, capture_output=True, text=True,
+                              check=True).stdout
+        script = self.tmp / "init.bash"
+        script.write_text(init)
+        rounds = self.rounds * 3
+        code = (
+            f"source {script}\n"
+            "t() { local s=$EPOCHREALTIME; \"$@\" >/dev/null; local e=$EPOCHREALTIME; echo $(( ${e/./} - ${s/./} )); }\n"
+            f"for ((i = 0; i < {rounds}; i++)); do\n"
+            f"  echo ours $(t vmtemp exec -n {n} -- true)\n"
+            f"  echo raw $(t docker exec vmtemp-{n} true)\n"
+            "done\n"
+        )
+        out = subprocess.run(["bash", "--norc", "-c", code], env=self.env, cwd=self.proj, capture_output=True,
+                             text=True, check=True).stdout
+        samples: dict[str, list[float]] = {"ours": [], "raw": []}
+        for line in out.splitlines():
+            kind, micro = line.split()
+            samples[kind].append(int(micro) / 1e6)
+        self.report("vmtemp exec (shell function)", median_ms(samples["ours"]), median_ms(samples["raw"]),
+                    "docker exec true")
+
     def bench_list(self) -> None:
         for i in range(10):
             self.ensure(f"{self.prefix}-l{i}")
@@ -171,7 +198,7 @@ class Bench:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--only", default="create,exec,list,mount,concurrent")
+    ap.add_argument("--only", default="create,exec,shell,list,mount,concurrent")
     ap.add_argument("--json", help="also write the results to this file")
     a = ap.parse_args()
     b = Bench(a.rounds)

@@ -70,14 +70,91 @@ __vmtemp_use() {
     \builtin return 0
 }
 
+# vmtemp exec / enter straight to `docker exec`, without starting Python, when the
+# call is a plain one: the temp VM is resolved as vmtemp resolves it (-n NAME, else
+# $VMTEMP_NAME, else the only one) and its container read from its state.json. Any
+# other case (other options, a compose file edited since vmtemp last wrote it, a
+# half-done change, another owner's temp VM) goes to the vmtemp program, which also
+# explains every failure. VMTEMP_FAST=0 turns this off.
+# Returns 1 when it did not handle the call; else 0 with the exit code in __vmtemp_rc.
+__vmtemp_fast() {
+    \builtin local cmd=$1 name=${VMTEMP_NAME:-} workdir='' REPLY='' dir line container='' owner='' uid='' d only='' n=0
+    \builtin local re='^[abcdefghijklmnopqrstuvwxyz0123456789][abcdefghijklmnopqrstuvwxyz0123456789_-]{0,39}$'
+    [[ ${VMTEMP_FAST:-1} != 0 ]] || \builtin return 1
+    \builtin shift
+    while (($#)); do
+        case $1 in
+            -n|--name) (($# >= 2)) || \builtin return 1; name=$2; \builtin shift 2 ;;
+            -w|--workdir) [[ $cmd == exec ]] && (($# >= 2)) || \builtin return 1; workdir=$2; \builtin shift 2 ;;
+            --) [[ $cmd == exec ]] || \builtin return 1; \builtin shift; \builtin break ;;
+            -*) \builtin return 1 ;;
+            *) [[ $cmd == exec ]] || \builtin return 1; \builtin break ;;
+        esac
+    done
+    [[ $cmd != exec || $# -gt 0 ]] || \builtin return 1
+    __vmtemp_state_home
+    if [[ -z $name ]]; then
+        for d in "$REPLY"/*/; do
+            d=${d%/}; d=${d##*/}
+            [[ $d =~ $re && $d != logs ]] || \builtin continue
+            only=$d; n=$((n + 1))
+        done
+        ((n == 1)) || \builtin return 1
+        name=$only
+    fi
+    [[ $name =~ $re ]] || \builtin return 1
+    dir=$REPLY/$name
+    [[ -f $dir/state.json && ! -e $dir/pending.json && ! $dir/compose.yaml -nt $dir/state.json ]] || \builtin return 1
+    while IFS= \builtin read -r line; do
+        case $line in
+            *'"container": "'*) line=${line#*'"container": "'}; container=${line%%'"'*} ;;
+            *'"owner": "'*) line=${line#*'"owner": "'}; owner=${line%%'"'*} ;;
+            *'"owner_uid": '*) line=${line#*'"owner_uid": '}; uid=${line%%[,\}]*} ;;
+        esac
+    done <"$dir/state.json"
+    [[ -n $container && ( -z $owner || $owner == "${USER:-}" || $uid == "$EUID" ) ]] || \builtin return 1
+    \builtin local -a opts
+    opts=(-i)
+    if [[ -t 0 && -t 1 ]]; then opts+=(-t); fi
+    if [[ $cmd != exec ]]; then
+        # start where the current folder is mounted, if it is (the longest source wins)
+        \builtin local here target source best=0
+        here=$(\builtin pwd -P)
+        if [[ -f $dir/mounts.list ]]; then
+            while IFS=$'\t' \builtin read -r target source _; do
+                if [[ $here == "$source" || $here == "$source"/* ]] && ((${#source} > best)); then
+                    best=${#source}; workdir=$target${here#"$source"}
+                fi
+            done <"$dir/mounts.list"
+        fi
+        \builtin set -- sh -c 'if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi'
+    fi
+    if [[ -n $workdir ]]; then opts+=(-w "$workdir"); fi
+    __vmtemp_rc=0
+    \command "${VMTEMP_DOCKER:-docker}" exec "${opts[@]}" "$container" "$@" || __vmtemp_rc=$?
+    case $__vmtemp_rc in
+        1|125|126|127)
+            if [[ $(\command "${VMTEMP_DOCKER:-docker}" container inspect -f '{{.State.Status}}' "$container" 2>/dev/null || \builtin true) != running ]]; then
+                \builtin printf "vmtemp: temp VM '%s' is not running\nhint: vmtemp start -n %s\n" "$name" "$name" >&2
+            fi ;;
+    esac
+    \builtin return 0
+}
+
 \builtin unalias vmtemp 2>/dev/null || :
 function vmtemp {
-    if [[ ${1:-} == use ]]; then
-        \builtin shift
-        __vmtemp_use "$@"
-    else
-        __vmtemp_exec "$@"
-    fi
+    case ${1:-} in
+        use)
+            \builtin shift
+            __vmtemp_use "$@" ;;
+        exec|enter|ssh|shell)
+            if __vmtemp_fast "$@"; then
+                \builtin return "$__vmtemp_rc"
+            fi
+            __vmtemp_exec "$@" ;;
+        *)
+            __vmtemp_exec "$@" ;;
+    esac
 }
 
 # The prompt segment: "(vmtemp:NAME) " while a temp VM is selected, with a "?" when

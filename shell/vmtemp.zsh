@@ -72,13 +72,90 @@ function __vmtemp_use {
 }
 
 \builtin unalias vmtemp 2>/dev/null || \builtin true
-function vmtemp {
-    if [[ ${1:-} == use ]]; then
-        \builtin shift
-        __vmtemp_use "$@"
-    else
-        __vmtemp_exec "$@"
+# vmtemp exec / enter straight to `docker exec`, without starting Python, when the
+# call is a plain one: the temp VM is resolved as vmtemp resolves it (-n NAME, else
+# $VMTEMP_NAME, else the only one) and its container read from its state.json. Any
+# other case (other options, a compose file edited since vmtemp last wrote it, a
+# half-done change, another owner's temp VM) goes to the vmtemp program, which also
+# explains every failure. VMTEMP_FAST=0 turns this off.
+# Returns 1 when it did not handle the call; else 0 with the exit code in __vmtemp_rc.
+function __vmtemp_fast {
+    \builtin emulate -L zsh
+    \builtin local cmd=$1 name=${VMTEMP_NAME:-} workdir='' REPLY='' dir line container='' owner='' uid='' d
+    \builtin local re='^[abcdefghijklmnopqrstuvwxyz0123456789][abcdefghijklmnopqrstuvwxyz0123456789_-]{0,39}$'
+    \builtin local -a found opts
+    [[ ${VMTEMP_FAST:-1} != 0 ]] || \builtin return 1
+    \builtin shift
+    while (( $# )); do
+        case $1 in
+            (-n|--name) (( $# >= 2 )) || \builtin return 1; name=$2; \builtin shift 2 ;;
+            (-w|--workdir) [[ $cmd == exec ]] && (( $# >= 2 )) || \builtin return 1; workdir=$2; \builtin shift 2 ;;
+            (--) [[ $cmd == exec ]] || \builtin return 1; \builtin shift; \builtin break ;;
+            (-*) \builtin return 1 ;;
+            (*) [[ $cmd == exec ]] || \builtin return 1; \builtin break ;;
+        esac
+    done
+    [[ $cmd != exec || $# -gt 0 ]] || \builtin return 1
+    __vmtemp_state_home
+    if [[ -z $name ]]; then
+        for d in $REPLY/*(N/:t); do
+            [[ $d =~ $re && $d != logs ]] && found+=($d)
+        done
+        (( ${#found} == 1 )) || \builtin return 1
+        name=$found[1]
     fi
+    [[ $name =~ $re ]] || \builtin return 1
+    dir=$REPLY/$name
+    [[ -f $dir/state.json && ! -e $dir/pending.json && ! $dir/compose.yaml -nt $dir/state.json ]] || \builtin return 1
+    while IFS= \builtin read -r line; do
+        case $line in
+            (*'"container": "'*) line=${line#*'"container": "'}; container=${line%%'"'*} ;;
+            (*'"owner": "'*) line=${line#*'"owner": "'}; owner=${line%%'"'*} ;;
+            (*'"owner_uid": '*) line=${line#*'"owner_uid": '}; uid=${line%%[,\}]*} ;;
+        esac
+    done <$dir/state.json
+    [[ -n $container && ( -z $owner || $owner == ${USERNAME:-} || $uid == $EUID ) ]] || \builtin return 1
+    opts=(-i)
+    [[ -t 0 && -t 1 ]] && opts+=(-t)
+    if [[ $cmd != exec ]]; then
+        # start where the current folder is mounted, if it is (the longest source wins)
+        \builtin local here=${PWD:A} target source rest
+        \builtin integer best=0
+        if [[ -f $dir/mounts.list ]]; then
+            while IFS=$'\t' \builtin read -r target source rest; do
+                if [[ $here == $source || $here == $source/* ]] && (( ${#source} > best )); then
+                    best=${#source}; workdir=$target${here#$source}
+                fi
+            done <$dir/mounts.list
+        fi
+        \builtin set -- sh -c 'if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi'
+    fi
+    [[ -n $workdir ]] && opts+=(-w $workdir)
+    __vmtemp_rc=0
+    \command ${VMTEMP_DOCKER:-docker} exec $opts $container "$@" || __vmtemp_rc=$?
+    case $__vmtemp_rc in
+        (1|125|126|127)
+            if [[ $(\command ${VMTEMP_DOCKER:-docker} container inspect -f '{{.State.Status}}' $container 2>/dev/null) != running ]]; then
+                \builtin print -r -u2 -- "vmtemp: temp VM '$name' is not running"
+                \builtin print -r -u2 -- "hint: vmtemp start -n $name"
+            fi ;;
+    esac
+    \builtin return 0
+}
+
+function vmtemp {
+    case ${1:-} in
+        (use)
+            \builtin shift
+            __vmtemp_use "$@" ;;
+        (exec|enter|ssh|shell)
+            if __vmtemp_fast "$@"; then
+                \builtin return $__vmtemp_rc
+            fi
+            __vmtemp_exec "$@" ;;
+        (*)
+            __vmtemp_exec "$@" ;;
+    esac
 }
 
 # The prompt segment: "(vmtemp:NAME) " while a temp VM is selected, with a "?" when

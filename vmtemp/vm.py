@@ -165,6 +165,12 @@ def _with_journal(d: VmDef) -> VmDef:
     return d
 
 
+def _current_user() -> str:
+    import getpass
+
+    return getpass.getuser()
+
+
 def save_cache(d: VmDef) -> None:
     """Write state.json and mounts.list (call with the temp VM's lock held)."""
     key = _compose_key(paths.compose_file(d.name))
@@ -176,6 +182,8 @@ def save_cache(d: VmDef) -> None:
         "created_at": d.created_at,
         "project_dir": d.project_dir,
         "owner": d.owner,
+        # lets the shell's fast path check ownership without a process
+        "owner_uid": os.getuid() if d.owner == _current_user() else None,
         "container": d.container,
         "template": d.template,
         "base_image": d.base_image,
