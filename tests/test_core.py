@@ -198,3 +198,20 @@ def test_destroy_needs_terminal_or_flag(engine, home, name, project):
     assert nothing_labelled(name)
     assert not (home / name).exists()
     assert (project / "a" / "hello.txt").exists()
+
+
+def test_list_reconciles_folder_and_engine(engine, home, names, project, tmp_path):
+    n1, n2 = names(), names()
+    assert run("create", "./a", "-n", n1, cwd=project).returncode == 0
+    assert run("create", "./b", "-n", n2, cwd=project).returncode == 0
+    import shutil
+
+    shutil.rmtree(home / n1)  # the folder gone behind vmtemp's back: the container is an orphan
+    listed = {v["name"]: v for v in json.loads(run("list", "--json", check=True).stdout)}
+    assert listed[n1].get("orphan") is True and any("vmtemp gc" in w for w in listed[n1]["warnings"])
+    assert listed[n2]["status"] == "running" and not listed[n2].get("orphan")
+    human = run("list", check=True)
+    assert f"{n1} (orphan)" in human.stdout
+    # another state folder does not see this one's temp VMs as its orphans
+    other = run("list", "--json", env={"VMTEMP_HOME": str(tmp_path / "other-state")}, check=True)
+    assert n1 not in other.stdout and n2 not in other.stdout

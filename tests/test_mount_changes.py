@@ -289,3 +289,26 @@ def test_kill_during_change_then_doctor_fix(engine, home, name, project, tmp_pat
         assert not (home / name / "pending.json").exists()
         if "/workspace/c" in file_mounts:
             assert run("unmount", "-n", name, "c").returncode == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_signal_during_change_rolls_back(engine, home, name, project, tmp_path, sig):
+    make(name, project)
+    leave_marks(name)
+    before = compose_bytes(home, name)
+    before_mounts = engine_mounts(name)
+    env = dict(os.environ, **fake_docker_env(tmp_path, sleep="compose up:2"))
+    p = subprocess.Popen([*VMTEMP, "mount", "-n", name, "./c", "--yes"], cwd=project, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    deadline = time.time() + 30
+    while time.time() < deadline and not (home / name / "pending.json").exists():
+        time.sleep(0.02)
+    time.sleep(1.0)  # inside the (slowed) docker compose up
+    p.send_signal(sig)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert "rolled back" in err
+    assert compose_bytes(home, name) == before
+    assert engine_mounts(name) == before_mounts and inspect(container(name))["State"]["Running"]
+    assert marks_kept(name)
+    assert not (home / name / "pending.json").exists()

@@ -154,6 +154,7 @@ class ContainerInfo(NamedTuple):
     project: str
     owner: str
     created_at: str
+    home: str = ""  # dev.vmtemp.home: the state folder it belongs to ("" on older containers)
 
     @property
     def is_main(self) -> bool:
@@ -164,6 +165,7 @@ _PS_FIELDS = (
     "{{.ID}}", "{{.Names}}", "{{.State}}", "{{.Status}}", "{{.Image}}",
     '{{.Label "dev.vmtemp.name"}}', '{{.Label "com.docker.compose.service"}}',
     '{{.Label "com.docker.compose.project"}}', '{{.Label "dev.vmtemp.owner"}}', "{{.CreatedAt}}",
+    '{{.Label "dev.vmtemp.home"}}',
 )
 
 

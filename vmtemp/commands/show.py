@@ -31,9 +31,13 @@ def _records(all_users: bool) -> list[dict[str, Any]]:
         if d.owner and d.owner != me and not all_users:
             continue
         records.append(vmmod.to_json(d, c.state if c else None, c.name if c else None))
+    here = str(paths.home())
+    ours = {here} | ({""} if here == str(paths.default_home()) else set())
     for vm_name, c in sorted(main.items()):
         if c.owner and c.owner != me and not all_users:
             continue
+        if c.home not in ours and not all_users:
+            continue  # another state folder's temp VM, not an orphan of this one
         records.append({
             "name": vm_name, "status": vmmod.status_of(c.state, vm_name), "image": c.image, "mounts": [],
             "created_at": None, "project_dir": None, "container": c.name, "owner": c.owner or None,
