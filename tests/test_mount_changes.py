@@ -312,3 +312,22 @@ def test_signal_during_change_rolls_back(engine, home, name, project, tmp_path, 
     assert engine_mounts(name) == before_mounts and inspect(container(name))["State"]["Running"]
     assert marks_kept(name)
     assert not (home / name / "pending.json").exists()
+
+
+def test_layers_are_flattened_when_they_pile_up(engine, home, name, project):
+    make(name, project)
+    env = {"VMTEMP_MAX_LAYERS": "3"}
+    layers = []
+    for i in range(4):
+        assert vm_exec(container(name), "sh", "-c", f"echo {i} > /opt/file{i}").returncode == 0
+        args = ["mount", "./c"] if i % 2 == 0 else ["unmount", "c"]
+        r = run(*args, "-n", name, cwd=project, env=env)
+        assert r.returncode == 0, r.stderr
+        out = subprocess.run(["docker", "image", "inspect", "-f", "{{len .RootFS.Layers}}",
+                              f"vmtemp-live/{name}:current"], capture_output=True, text=True, check=True)
+        layers.append(int(out.stdout))
+    assert max(layers) <= 3 and 1 in layers, layers
+    r = vm_exec(container(name), "sh", "-c", "cat /opt/file0 /opt/file1 /opt/file2 /opt/file3; echo $PATH")
+    assert r.stdout.startswith("0\n1\n2\n3\n") and "/bin" in r.stdout, r.stdout
+    labels = inspect(f"vmtemp-live/{name}:current")["Config"]["Labels"]
+    assert labels["dev.vmtemp.name"] == name and labels["dev.vmtemp.managed"] == "true"

@@ -684,3 +684,37 @@ def compose_create(compose_file: Path, project: str, *, hint: str | None = None)
     client = _client(compose_file, project)
     _call("docker compose create", lambda: _stream(client.compose.create(stream_logs=True), progress_shown()),
           hint=hint)
+
+
+def layer_count(ref: str) -> int:
+    proc = run_docker(["image", "inspect", "-f", "{{len .RootFS.Layers}}", ref], f"inspecting image {ref}",
+                      check=False)
+    try:
+        return int(proc.stdout.strip())
+    except ValueError:
+        return 0
+
+
+def flatten(container: str, tag: str, *, base: str, labels: dict[str, str]) -> None:
+    """Commit a container as a one-layer image: `docker export` piped into `docker import`,
+    keeping the base image's environment, working folder, user and command, and the labels."""
+    import json as _json
+    import tempfile
+
+    proc = run_docker(["image", "inspect", "-f", "{{json .Config}}", base], f"inspecting image {base}")
+    cfg = _json.loads(proc.stdout or "{}") or {}
+    changes = [f"ENV {e.split('=', 1)[0]}={_json.dumps(e.split('=', 1)[1])}" for e in cfg.get("Env") or [] if "=" in e]
+    if cfg.get("WorkingDir"):
+        changes.append(f"WORKDIR {cfg['WorkingDir']}")
+    if cfg.get("User"):
+        changes.append(f"USER {cfg['User']}")
+    if cfg.get("Cmd"):
+        changes.append(f"CMD {_json.dumps(cfg['Cmd'])}")
+    if cfg.get("Entrypoint"):
+        changes.append(f"ENTRYPOINT {_json.dumps(cfg['Entrypoint'])}")
+    changes += [f"LABEL {k}={_json.dumps(v)}" for k, v in labels.items()]
+    client = _client()
+    with tempfile.TemporaryDirectory(prefix="vmtemp-flatten-") as tmp:
+        archive = Path(tmp) / "rootfs.tar"
+        _call(f"docker export {container}", lambda: client.container.export(container, archive), hint=None)
+        _call(f"docker import {tag}", lambda: client.image.import_(archive, tag, changes=changes), hint=None)

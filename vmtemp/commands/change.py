@@ -519,7 +519,7 @@ def _change(name: str, d: vmmod.VmDef, old_text: str, new_text: str, p: Plan, in
         steps.append("validated")
         journal.step(name, "validated")
         if changed:
-            engine.commit(d.container, live)
+            _preserve(d, live)
             steps.append("committed")
             journal.step(name, "committed")
         elif live_id is None and prev_image:
@@ -555,6 +555,25 @@ def _change(name: str, d: vmmod.VmDef, old_text: str, new_text: str, p: Plan, in
     new_def = vmmod.from_compose(name)
     vmmod.save_cache(new_def)
     history.record(name, new_def.project_dir, [m.to_json() for m in new_def.mounts], "mount change")
+
+
+def max_layers() -> int:
+    """Past this many layers the working image is flattened instead of committed on top."""
+    try:
+        return max(2, int(os.environ.get("VMTEMP_MAX_LAYERS", "60")))
+    except ValueError:
+        return 60
+
+
+def _preserve(d: vmmod.VmDef, live: str) -> None:
+    """Keep what was written inside: commit the writable layer onto the working image, or
+    flatten the whole file system into one layer once the layers pile up."""
+    if engine.layer_count(live) + 1 > max_layers():
+        labels = {engine.LABEL_MANAGED: "true", engine.LABEL_NAME: d.name, engine.LABEL_OWNER: d.owner or "",
+                  composefile.LABEL_HOME: str(paths.home())}
+        engine.flatten(d.container, live, base=d.base_image or live, labels=labels)
+    else:
+        engine.commit(d.container, live)
 
 
 def _next_step(steps: list[str]) -> str:
