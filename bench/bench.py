@@ -55,6 +55,11 @@ def purge(prefix: str) -> None:
 class Bench:
     def __init__(self, rounds: int):
         self.rounds = rounds
+        # as after `pip install` (which byte-compiles): a checkout under PYTHONDONTWRITEBYTECODE
+        # would otherwise compile every module on every call
+        import vmtemp
+
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(vmtemp.__file__).parent)], check=True)
         self.tmp = Path(tempfile.mkdtemp(prefix="vmtemp-bench-"))
         self.prefix = "b" + uuid.uuid4().hex[:6]
         self.env = dict(os.environ, VMTEMP_HOME=str(self.tmp / "state"), VMTEMP_IMAGE=IMAGE,

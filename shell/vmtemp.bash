@@ -112,7 +112,7 @@ __vmtemp_fast() {
             *'"owner_uid": '*) line=${line#*'"owner_uid": '}; uid=${line%%[,\}]*} ;;
         esac
     done <"$dir/state.json"
-    [[ -n $container && ( -z $owner || $owner == "${USER:-}" || $uid == "$EUID" ) ]] || \builtin return 1
+    [[ $container == "vmtemp-$name" && ( -z $owner || $owner == "${USER:-}" || $uid == "$EUID" ) ]] || \builtin return 1
     \builtin local -a opts
     opts=(-i)
     if [[ -t 0 && -t 1 ]]; then opts+=(-t); fi

@@ -114,7 +114,7 @@ function __vmtemp_fast {
             (*'"owner_uid": '*) line=${line#*'"owner_uid": '}; uid=${line%%[,\}]*} ;;
         esac
     done <$dir/state.json
-    [[ -n $container && ( -z $owner || $owner == ${USERNAME:-} || $uid == $EUID ) ]] || \builtin return 1
+    [[ $container == vmtemp-$name && ( -z $owner || $owner == ${USERNAME:-} || $uid == $EUID ) ]] || \builtin return 1
     opts=(-i)
     [[ -t 0 && -t 1 ]] && opts+=(-t)
     if [[ $cmd != exec ]]; then

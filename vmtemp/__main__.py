@@ -1,3 +1,3 @@
-from vmtemp.cli import main
+from vmtemp.cli import run
 
-raise SystemExit(main())
+run()

@@ -370,6 +370,26 @@ def render_error(e: VmtempError) -> None:
         print(f"{style('hint:', '36', stream)} {e.hint}", file=stream)
 
 
+def run() -> None:
+    """The console script: main(), then a quick exit once the engine layer was loaded
+    (tearing down python-on-whales and pydantic at interpreter exit costs ~0.1 s; every
+    file vmtemp writes is already fsynced and every lock released by then)."""
+    code = main()
+    if "python_on_whales" in sys.modules:
+        import threading
+
+        for t in threading.enumerate():
+            if t is not threading.main_thread() and not t.daemon:
+                t.join()
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BrokenPipeError:
+            pass
+        os._exit(code)
+    raise SystemExit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
