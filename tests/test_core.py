@@ -179,8 +179,15 @@ def test_compose_plugin_missing_exit_3(engine, home, name, project, tmp_path):
     ],
 )
 def test_bad_input_exit_2_one_line_hint(home, project, args):
+    from conftest import nothing_labelled, purge
+
     (project / "proj").mkdir(exist_ok=True)
-    r = run(*args, cwd=project)
+    try:
+        r = run(*args, cwd=project)
+    finally:
+        created = not nothing_labelled("ok-name")
+        purge("ok-name")
+    assert not created, "a bad command line created a temp VM"
     assert r.returncode == 2, (args, r.stdout, r.stderr)
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(lines) == 2 and lines[0].startswith("vmtemp: ") and lines[1].startswith("hint: "), r.stderr
