@@ -93,26 +93,32 @@ def test_hand_edits_survive_and_compose_by_hand(engine, home, name, project):
     text = open(path).read()
     assert text.startswith("# vmtemp temp VM")
     text = text.replace("    environment:\n", "    environment:\n      # my own setting, keep it\n      MY_VAR: kept\n", 1)
+    text += "# a note of mine at the end\n"
+    text = text.replace("\nnetworks:\n", "\n  helper:  # my extra service\n    image: vmtemp-test:busybox\n    init: true\n"
+                        "    command: [\"sleep\", \"1000\"]\nnetworks:\n", 1)
     with open(path, "w") as f:
         f.write(text)
-    # a later vmtemp edit of the file (stop then start does not edit; a recreate through start does)
-    from vmtemp import composefile  # the edit vmtemp makes when mounts change
-    from vmtemp.mounts import Mount
-    doc = composefile.load(__import__("pathlib").Path(path))
-    composefile.set_mounts(doc, composefile.read_mounts(doc, __import__("pathlib").Path(path).parent)
-                           + [Mount(str(project / "b"), "/workspace/b", "ro")])
-    with open(path, "w") as f:
-        f.write(composefile.dumps(doc))
+    # later vmtemp edits of the file: a mount change and a mode change
+    assert run("mount", "-n", name, "./b:ro", cwd=project).returncode == 0
+    assert run("protect", "-n", name, "a").returncode == 0
     edited = open(path).read()
+    assert edited.startswith("# vmtemp temp VM")
     assert "# my own setting, keep it" in edited and "MY_VAR: kept" in edited
+    assert "# a note of mine at the end" in edited
+    assert "/workspace/b" in edited
+    assert "helper:  # my extra service" in edited and 'command: ["sleep", "1000"]' in edited
+    assert vm_exec(f"vmtemp-{name}", "sh", "-c", "echo $MY_VAR").stdout == "kept\n"
     # compose by hand: down, then up -d with the file; vmtemp sees it running
     subprocess.run(["docker", "compose", "-f", path, "down"], check=True, capture_output=True)
     assert status_json(name)["status"] == "missing"
     subprocess.run(["docker", "compose", "-f", path, "up", "-d"], check=True, capture_output=True)
     st = status_json(name)
     assert st["status"] == "running"
+    assert {m["target"]: m["mode"] for m in st["mounts"]} == {"/workspace/a": "ro", "/workspace/b": "ro"}
     assert vm_exec(f"vmtemp-{name}", "sh", "-c", "echo $MY_VAR").stdout == "kept\n"
-    assert any("changed outside vmtemp" in w for w in st["warnings"])
+    helper = subprocess.run(["docker", "ps", "--filter", f"label=com.docker.compose.project=vmtemp-{name}",
+                             "--filter", "label=com.docker.compose.service=helper", "-q"], capture_output=True, text=True)
+    assert helper.stdout.strip(), "the extra service runs"
 
 
 def test_container_removed_behind_back(engine, home, name, project):
