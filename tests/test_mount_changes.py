@@ -111,6 +111,7 @@ def test_failure_at_each_step_rolls_back(engine, home, name, project, tmp_path, 
     before_mounts = engine_mounts(name)
     images = _images_of(name)
     containers = set(labelled(name, ("container",))["container"])
+    before_id = inspect(container(name))["Id"]
     env = fake_docker_env(tmp_path, fail=fail, fail_nth="1", stderr=f"Error response from daemon: injected {step}")
     r = run("mount", "-n", name, "./c", "--yes", cwd=project, env=env)
     assert r.returncode == 1, r.stderr
@@ -122,7 +123,12 @@ def test_failure_at_each_step_rolls_back(engine, home, name, project, tmp_path, 
     assert engine_mounts(name) == before_mounts
     assert marks_kept(name)
     assert set(labelled(name, ("container",))["container"]) == containers
-    assert _images_of(name) <= images | _images_of(name) and len(_images_of(name)) <= len(images) + 1
+    # no new image unless the container now runs from it (the commit of its own files)
+    running_from = {inspect(container(name))["Image"].removeprefix("sha256:")[:12]}
+    assert _images_of(name) <= images | running_from, (_images_of(name), images, running_from)
+    if step in ("validate", "commit", "recreate"):  # the old container was never replaced
+        assert _images_of(name) == images
+        assert inspect(container(name))["Id"] == before_id  # the very same container, processes and all
     assert not (home / name / "pending.json").exists()
     assert run("status", "-n", name, "--json", check=True).stdout.count("half-done") == 0
 

@@ -540,7 +540,7 @@ def _change(name: str, d: vmmod.VmDef, old_text: str, new_text: str, p: Plan, in
                 raise OperationFailed("verification failed: " + "; ".join(problems),
                                       hint=f"vmtemp mounts -n {name}; vmtemp doctor -n {name}")
     except (VmtempError, KeyboardInterrupt) as e:
-        failures = _rollback(name, old_text, steps, running, info is not None)
+        failures = _rollback(name, old_text, steps, running, info is not None, prev_image)
         if isinstance(e, VmtempError):
             state = ("rolled back: the compose file and the container are as before"
                      if not failures else "rollback incomplete: " + "; ".join(failures))
@@ -585,7 +585,8 @@ def _next_step(steps: list[str]) -> str:
     return "verify"
 
 
-def _rollback(name: str, old_text: str, steps: list[str], running: bool, had_container: bool) -> list[str]:
+def _rollback(name: str, old_text: str, steps: list[str], running: bool, had_container: bool,
+              prev_image: str | None = None) -> list[str]:
     """Put back the old compose file and the previous container (as it was)."""
     failures = []
     compose = paths.compose_file(name)
@@ -594,6 +595,7 @@ def _rollback(name: str, old_text: str, steps: list[str], running: bool, had_con
             store.atomic_write(compose, old_text)
         except OSError as e:
             return [f"restoring {compose}: {e}"]
+        failures += _undo_commit(name, names.container(name), steps, prev_image)
         if "written" in steps and had_container:
             try:
                 if running:
@@ -610,3 +612,22 @@ def _rollback(name: str, old_text: str, steps: list[str], running: bool, had_con
         except VmtempError as e:
             failures.append(e.message)
     return failures
+
+
+def _undo_commit(name: str, container: str, steps: list[str], prev_image: str | None) -> list[str]:
+    """A commit made for a change that the container never ran goes again: the working
+    image tag points back at what the container still runs from."""
+    if "committed" not in steps or not prev_image:
+        return []
+    info = engine.inspect_container(container)
+    if info is None or info.get("Image") != prev_image:
+        return []  # the old container is gone: the commit holds its files, the next container needs it
+    live = paths.live_image(name)
+    try:
+        new_id = engine.image_id(live)
+        engine.tag(prev_image, live)
+        if new_id and new_id != prev_image:
+            engine.remove("image", [new_id], force=False)
+    except VmtempError as e:
+        return [f"restoring the working image {live}: {e.message}"]
+    return []
