@@ -228,3 +228,23 @@ def test_list_reconciles_folder_and_engine(engine, home, names, project, tmp_pat
     # another state folder does not see this one's temp VMs as its orphans
     other = run("list", "--json", env={"VMTEMP_HOME": str(tmp_path / "other-state")}, check=True)
     assert n1 not in other.stdout and n2 not in other.stdout
+
+
+def test_dry_run_prints_file_and_commands_and_changes_nothing(engine, home, name, project):
+    r = run("create", "./a", "./b:ro", "-n", name, "--dry-run", cwd=project)
+    assert r.returncode == 0, r.stderr
+    assert f"name: vmtemp-{name}" in r.stdout and "read_only: true" in r.stdout
+    assert "docker compose -f" in r.stdout and " up -d" in r.stdout
+    assert not (home / name).exists() and nothing_labelled(name)
+
+
+def test_enter_after_create_and_auto_destroy(engine, home, names, project):
+    n1, n2 = names(), names()
+    r = run("create", "./a", "-n", n1, "--enter", cwd=project, input="echo in-$((40+2)); exit 3\n")
+    assert "in-42" in r.stdout and r.returncode == 3  # the shell's code is the session's, not create's
+    assert status_json(n1)["status"] == "running"  # state was saved before the shell started
+    r = run("create", "./a", "-n", n2, "--enter", "--auto-destroy", cwd=project, input="echo bye\n")
+    assert "bye" in r.stdout and r.returncode == 0, r.stderr
+    assert nothing_labelled(n2) and not (home / n2).exists()
+    r = run("create", "./a", "-n", names(), "--auto-destroy", cwd=project)
+    assert r.returncode == 2 and "--enter" in r.stderr

@@ -261,7 +261,9 @@ def test_sixteen_concurrent_mounts(engine, home, name, tmp_path, project):
 def test_kill_during_change_then_doctor_fix(engine, home, name, project, tmp_path):
     make(name, project)
     leave_marks(name)
-    for step, pattern in (("validate", "compose config"), ("commit", "commit"), ("recreate", "compose up")):
+    for step, pattern in (("validate", "compose config"), ("commit", "commit"), ("recreate", "compose up"),
+                          ("verify", "exec")):
+        leave_marks(name)  # something to commit, so the commit step runs
         env = dict(os.environ, **fake_docker_env(tmp_path, sleep=f"{pattern}:3"))
         target = project / "c"
         p = subprocess.Popen([*VMTEMP, "mount", "-n", name, str(target), "--yes"], env=env,
