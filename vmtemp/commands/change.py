@@ -17,17 +17,12 @@ and are applied together in the next recreate.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import time
-import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
 from vmtemp import (
     audit,
+    changequeue,
     composefile,
     config,
     engine,
@@ -43,48 +38,12 @@ from vmtemp import (
     verify,
 )
 from vmtemp import vm as vmmod
+from vmtemp.changequeue import Outcome, Request
 from vmtemp.errors import NotConfirmed, OperationFailed, UsageError, VmtempError
 from vmtemp.mounts import Mount, check_unique_targets
 from vmtemp.output import note, say, warn
 
 SHELLS = {"sh", "bash", "zsh", "ash", "dash", "fish", "ksh", "-sh", "-bash", "-zsh"}
-STALE_REQUEST_S = 600
-
-
-@dataclass
-class Request:
-    """One user's change, as queued: resolved mounts to add, or items to remove/flip."""
-
-    id: str
-    kind: str  # mount | unmount | protect | unprotect
-    pid: int
-    add: list[Mount] = field(default_factory=list)
-    items: list[str] = field(default_factory=list)
-    all: bool = False
-    cwd: str = ""
-    assume_yes: bool = False
-    interactive: bool = False
-    smart_ro: bool = True
-    allowed: list[tuple[Mount, str]] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "pid": self.pid, "add": [m.to_json() for m in self.add],
-                "items": self.items, "all": self.all, "cwd": self.cwd, "assume_yes": self.assume_yes,
-                "interactive": self.interactive, "smart_ro": self.smart_ro,
-                "allowed": [[m.to_json(), rule] for m, rule in self.allowed]}
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Request:
-        return cls(id=d["id"], kind=d["kind"], pid=int(d["pid"]), add=[Mount(**m) for m in d["add"]],
-                   items=list(d["items"]), all=bool(d["all"]), cwd=d["cwd"], assume_yes=bool(d["assume_yes"]),
-                   interactive=bool(d["interactive"]), smart_ro=bool(d.get("smart_ro", True)),
-                   allowed=[(Mount(**m), rule) for m, rule in d.get("allowed", [])])
-
-
-@dataclass
-class Outcome:
-    code: int
-    lines: list[str]
 
 
 @dataclass
@@ -139,7 +98,7 @@ def mount(*, name: str | None, specs: list[str], long_specs: list[str], yes: boo
     for w in warnings:
         warn(w)
     smart = not no_smart_ro and cfg.get("smart_ro", True) is not False
-    req = _request("mount", add=add, allowed=allowed, yes=yes or quick or force, smart_ro=smart)
+    req = changequeue.new_request("mount", add=add, allowed=allowed, yes=yes or quick or force, smart_ro=smart)
     return _submit(name, req, dry_run=dry_run)
 
 
@@ -151,7 +110,7 @@ def unmount(*, name: str | None, items: list[str], all_: bool, yes: bool, quick:
         raise UsageError("give paths or --all, not both", hint="vmtemp unmount --all")
     name = names.resolve(name)
     _load_checked(name, force)
-    req = _request("unmount", items=items, all_=all_, yes=yes or quick or force)
+    req = changequeue.new_request("unmount", items=items, all_=all_, yes=yes or quick or force)
     return _submit(name, req, dry_run=dry_run)
 
 
@@ -162,7 +121,7 @@ def protect(*, name: str | None, items: list[str], readonly: bool, yes: bool, qu
         raise UsageError(f"nothing to {kind}", hint=f"vmtemp {kind} PATH-OR-TARGET")
     name = names.resolve(name)
     _load_checked(name, force)
-    req = _request(kind, items=items, yes=yes or quick or force)
+    req = changequeue.new_request(kind, items=items, yes=yes or quick or force)
     return _submit(name, req, dry_run=dry_run)
 
 
@@ -175,63 +134,6 @@ def _load_checked(name: str, force: bool) -> vmmod.VmDef:
     return d
 
 
-def _request(kind: str, *, add: list[Mount] | None = None, items: list[str] | None = None, all_: bool = False,
-             yes: bool, allowed=None, smart_ro: bool = True) -> Request:
-    return Request(id=f"{time.time():.6f}-{os.getpid()}-{uuid.uuid4().hex[:6]}", kind=kind, pid=os.getpid(),
-                   add=add or [], items=items or [], all=all_, cwd=os.path.realpath(os.getcwd()),
-                   assume_yes=yes, interactive=prompts.interactive(), smart_ro=smart_ro, allowed=allowed or [])
-
-
-def _req_path(name: str, req_id: str) -> Path:
-    return paths.queue_dir(name) / f"{req_id}.req.json"
-
-
-def _res_path(name: str, req_id: str) -> Path:
-    return paths.queue_dir(name) / f"{req_id}.res.json"
-
-
-def _enqueue(name: str, req: Request) -> None:
-    paths.ensure_dir(paths.queue_dir(name))
-    store.atomic_write(_req_path(name, req.id), json.dumps(req.to_json()))
-
-
-def _take_result(name: str, req_id: str) -> Outcome | None:
-    path = _res_path(name, req_id)
-    try:
-        data = store.read_json(path)
-    except (OSError, ValueError):
-        return None
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
-    return Outcome(int(data["code"]), list(data["lines"]))
-
-
-def _drain(name: str, own: Request) -> list[Request]:
-    """Own request first, then every other queued request that can be answered without a prompt."""
-    batch = [own]
-    folder = paths.queue_dir(name)
-    for path in sorted(folder.glob("*.req.json")) if folder.is_dir() else []:
-        try:
-            req = Request.from_json(store.read_json(path))
-        except (OSError, ValueError, KeyError, TypeError):
-            path.unlink(missing_ok=True)
-            continue
-        if req.id == own.id:
-            continue
-        if not store.pid_alive(req.pid) or time.time() - float(req.id.split("-")[0]) > STALE_REQUEST_S:
-            path.unlink(missing_ok=True)  # its process is gone: nobody waits for the answer
-            continue
-        if req.interactive and not req.assume_yes:
-            continue  # it may have to ask its user: it runs on its own turn
-        batch.append(req)
-    return batch
-
-
-def _answer(name: str, req: Request, outcome: Outcome) -> None:
-    store.atomic_write(_res_path(name, req.id), json.dumps({"code": outcome.code, "lines": outcome.lines}))
-    _req_path(name, req.id).unlink(missing_ok=True)
-
-
 def _print(outcome: Outcome) -> None:
     for line in outcome.lines:
         say(line)
@@ -242,10 +144,10 @@ def _submit(name: str, req: Request, *, dry_run: bool) -> int:
         return _dry_run(name, req)
     interrupts.install()
     engine.preload()
-    _enqueue(name, req)
+    changequeue.enqueue(name, req)
     try:
         with store.locked(name, req.kind):
-            done = _take_result(name, req.id)
+            done = changequeue.take_result(name, req.id)
             if done is not None:  # applied together with another request while we waited
                 _print(done)
                 return done.code
@@ -253,19 +155,19 @@ def _submit(name: str, req: Request, *, dry_run: bool) -> int:
             if half is not None:
                 raise OperationFailed(f"temp VM {name!r} has a half-done change: {journal.describe(half)}",
                                       hint=f"vmtemp doctor -n {name} --fix")
-            batch = _drain(name, req)
+            batch = changequeue.drain(name, req)
             try:
                 outcomes = _apply(name, batch, leader=req)
             except VmtempError as e:
                 for other in batch[1:]:
-                    _answer(name, other, Outcome(e.exit_code, [f"vmtemp: {e.message}"]
+                    changequeue.answer(name, other, Outcome(e.exit_code, [f"vmtemp: {e.message}"]
                                                  + ([f"hint: {e.hint}"] if e.hint else [])))
                 raise
             for other in batch[1:]:
-                _answer(name, other, outcomes[other.id])
+                changequeue.answer(name, other, outcomes[other.id])
     finally:
-        _req_path(name, req.id).unlink(missing_ok=True)
-        _res_path(name, req.id).unlink(missing_ok=True)
+        changequeue.req_path(name, req.id).unlink(missing_ok=True)
+        changequeue.res_path(name, req.id).unlink(missing_ok=True)
     own = outcomes[req.id]
     if own.code == 0:
         _print(own)
