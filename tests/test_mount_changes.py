@@ -339,3 +339,21 @@ def test_layers_are_flattened_when_they_pile_up(engine, home, name, project):
     assert r.stdout.startswith("0\n1\n2\n3\n") and "/bin" in r.stdout, r.stdout
     labels = inspect(f"vmtemp-live/{name}:current")["Config"]["Labels"]
     assert labels["dev.vmtemp.name"] == name and labels["dev.vmtemp.managed"] == "true"
+
+
+def test_change_on_a_stopped_and_on_a_missing_container(engine, home, name, project):
+    make(name, project)
+    leave_marks(name)
+    assert run("stop", "-n", name).returncode == 0
+    r = run("mount", "-n", name, "./c", cwd=project)
+    assert r.returncode == 0, r.stderr
+    assert "stopped as before" in r.stdout and "[" not in r.stdout  # no stray engine output
+    assert inspect(container(name))["State"]["Status"] != "running"
+    assert run("start", "-n", name).returncode == 0
+    assert marks_kept(name) and "/workspace/c" in engine_mounts(name)
+    subprocess.run(["docker", "rm", "-f", container(name)], check=True, capture_output=True)
+    r = run("mount", "-n", name, "./d", cwd=project)
+    assert r.returncode == 0 and "vmtemp start" in r.stdout
+    assert run("start", "-n", name).returncode == 0
+    assert set(engine_mounts(name)) == {"/workspace/a", "/workspace/c", "/workspace/d"}
+    assert marks_kept(name)  # the container came back from the working image

@@ -682,8 +682,9 @@ def tag(source: str, target: str) -> None:
 def compose_create(compose_file: Path, project: str, *, hint: str | None = None) -> None:
     """Create (recreate) the project's containers without starting them."""
     client = _client(compose_file, project)
-    _call("docker compose create", lambda: _stream(client.compose.create(stream_logs=True), progress_shown()),
-          hint=hint)
+    # not stream_logs=True: python-on-whales 0.81 prints the command line to stdout on that path;
+    # without it stderr is still captured for the error message
+    _call("docker compose create", lambda: client.compose.create(), hint=hint)
 
 
 def layer_count(ref: str) -> int:

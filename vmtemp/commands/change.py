@@ -378,8 +378,12 @@ def _apply(name: str, batch: list[Request], *, leader: Request) -> dict[str, Out
     if engine.progress_shown():
         note(f"applying to {name!r}:\n" + "\n".join(p.describe()))
     _change(name, d, old_text, new_text, p, info, running)
-    lines.append("  container recreated; files written inside were kept; mounts verified"
-                 if info is not None else "  the container is missing: start it with vmtemp start -n " + name)
+    if info is None:
+        lines.append(f"  the container is missing: start it with vmtemp start -n {name}")
+    elif running:
+        lines.append("  container recreated; files written inside were kept; mounts verified")
+    else:
+        lines.append(f"  container recreated, stopped as before; files kept; mounts are verified by vmtemp start -n {name}")
     for req in p.accepted:
         outcomes[req.id] = Outcome(0, lines)
         _audit(name, req, p)
