@@ -637,20 +637,6 @@ def image_id(ref: str) -> str | None:
     return proc.stdout.strip() or None
 
 
-def image_labels(ref: str) -> dict[str, str]:
-    proc = run_docker(["image", "inspect", "-f", "{{json .Config.Labels}}", ref], f"inspecting image {ref}",
-                      check=False)
-    if proc.returncode != 0:
-        return {}
-    try:
-        return json.loads(proc.stdout or "null") or {}
-    except ValueError:
-        return {}
-
-
-INIT_PATHS = ("/sbin/docker-init", "/dev/init")
-
-
 def has_changes(container: str, mount_targets: Iterable[str] = ()) -> bool:
     """Whether the container's writable layer holds anything of the user's (`docker diff`).
 
