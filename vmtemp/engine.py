@@ -637,6 +637,9 @@ def image_id(ref: str) -> str | None:
     return proc.stdout.strip() or None
 
 
+INIT_PATHS = ("/sbin/docker-init", "/dev/init")
+
+
 def has_changes(container: str, mount_targets: Iterable[str] = ()) -> bool:
     """Whether the container's writable layer holds anything of the user's (`docker diff`).
 
