@@ -31,8 +31,19 @@ def engine_mounts(info: dict) -> dict[str, tuple[str, bool]]:
 
 
 def check(container: str, mounts: list[Mount], *, probe: bool = True, info: dict | None = None) -> list[str]:
-    """Problems found, one line each; empty when all is well."""
-    info = info if info is not None else engine.inspect_container(container)
+    """Problems found, one line each; empty when all is well.
+
+    The engine's view and the look inside are fetched at once (one inspect, one exec)."""
+    targets = [m.target for m in mounts if m.type == "bind"]
+    inside = None
+    if info is None and probe and targets:
+        info, inside = engine.in_parallel(
+            lambda: engine.inspect_container(container),
+            lambda: engine.exec_capture(container, ["sh", "-c", _PROBE, "vmtemp-probe", *targets],
+                                        "checking mounts inside"),
+        )
+    elif info is None:
+        info = engine.inspect_container(container)
     if info is None:
         return [f"container {container} does not exist"]
     state = (info.get("State") or {}).get("Status")
@@ -54,10 +65,10 @@ def check(container: str, mounts: list[Mount], *, probe: bool = True, info: dict
             problems.append(f"{m.target}: engine reports {'rw' if rw else 'ro'}, expected {m.mode}")
     if problems or not probe:
         return problems
-    targets = [m.target for m in mounts if m.type == "bind"]
     if not targets:
         return []
-    proc = engine.exec_capture(container, ["sh", "-c", _PROBE, "vmtemp-probe", *targets], "checking mounts inside")
+    proc = inside or engine.exec_capture(container, ["sh", "-c", _PROBE, "vmtemp-probe", *targets],
+                                         "checking mounts inside")
     if proc.returncode != 0:
         return [f"could not look inside the container (exit {proc.returncode}): {proc.stderr.strip()[-200:]}"]
     access_part, _, mountinfo = proc.stdout.partition("--mountinfo--")
