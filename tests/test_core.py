@@ -248,3 +248,13 @@ def test_enter_after_create_and_auto_destroy(engine, home, names, project):
     assert nothing_labelled(n2) and not (home / n2).exists()
     r = run("create", "./a", "-n", names(), "--auto-destroy", cwd=project)
     assert r.returncode == 2 and "--enter" in r.stderr
+
+
+def test_same_name_other_mounts_without_terminal_exit_1_with_choices(engine, home, name, project):
+    assert run("create", "./a", "-n", name, cwd=project).returncode == 0
+    before = (home / name / "compose.yaml").read_bytes()
+    r = run("create", "./a", "./b", "-n", name, cwd=project)
+    assert r.returncode == 1
+    assert "already exists with other mounts" in r.stderr
+    assert f"vmtemp mount -n {name}" in r.stderr and f"vmtemp destroy {name}" in r.stderr
+    assert (home / name / "compose.yaml").read_bytes() == before

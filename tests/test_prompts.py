@@ -96,3 +96,33 @@ def test_yes_on_the_pty_proceeds(vm, home):
     child.send("y\r")
     assert finish(child) == 0, child.before
     assert not any(labelled(vm).values()) and not (home / vm).exists()
+
+
+def spawn_in(cwd, *args: str) -> pexpect.spawn:
+    env = dict(os.environ, PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm")
+    return pexpect.spawn(VMTEMP[0], [*VMTEMP[1:], *args], env=env, encoding="utf-8", timeout=120,
+                         dimensions=(40, 160), cwd=str(cwd))
+
+
+def test_create_with_other_mounts_asks_then_replaces(vm, home, project):
+    """Same name, other mounts, on a terminal: the choice is asked; No changes nothing, Yes gives
+    the temp VM the asked mounts through a mount change (files made inside are kept)."""
+    import json
+
+    from conftest import vm_exec
+
+    assert vm_exec(f"vmtemp-{vm}", "sh", "-c", "echo kept > /opt/keep").returncode == 0
+    before = picture(home, vm)
+    child = spawn_in(project, "create", "./a", "./c:ro", "-n", vm)
+    child.expect("Give it the asked mounts")
+    child.send("n\r")
+    assert finish(child) == 5 and picture(home, vm) == before
+    child = spawn_in(project, "create", "./a", "./c:ro", "-n", vm)
+    child.expect("Give it the asked mounts")
+    child.send("y\r")
+    assert finish(child) == 0, child.before
+    mounts = {m["target"]: m["mode"] for m in json.loads(run("mounts", "-n", vm, "--json", check=True).stdout)}
+    assert mounts == {"/workspace/a": "rw", "/workspace/c": "ro"}
+    assert vm_exec(f"vmtemp-{vm}", "cat", "/opt/keep").stdout == "kept\n"
+    r = run("create", "./a", "./c:ro", "-n", vm, cwd=project)  # and now it is the same: exit 0
+    assert r.returncode == 0 and "already exists" in r.stdout

@@ -102,6 +102,14 @@ def mount(*, name: str | None, specs: list[str], long_specs: list[str], yes: boo
     return _submit(name, req, dry_run=dry_run)
 
 
+def replace(*, name: str, mounts: list[Mount], auto_ro: list[str]) -> int:
+    """Give a temp VM exactly these mounts (create's answer to "exists with other mounts",
+    after the user confirmed at the prompt)."""
+    _load_checked(name, False)
+    req = changequeue.new_request("replace", add=mounts, items=auto_ro, yes=True)
+    return _submit(name, req, dry_run=False)
+
+
 def unmount(*, name: str | None, items: list[str], all_: bool, yes: bool, quick: bool, force: bool,
             dry_run: bool) -> int:
     if not items and not all_:
@@ -205,6 +213,8 @@ def _match(items: list[str], mounts: list[Mount], cwd: str) -> tuple[list[Mount]
 
 def _apply_request(req: Request, mounts: list[Mount], auto_ro: list[str]) -> tuple[list[Mount], list[str]]:
     """The mount set after one request; raises UsageError when it does not fit."""
+    if req.kind == "replace":
+        return list(req.add), list(req.items)
     if req.kind == "mount":
         current = {m.target: m for m in mounts}
         out = list(mounts)
@@ -397,6 +407,15 @@ def _audit(name: str, req: Request, p: Plan) -> None:
         for m, rule in req.allowed:
             audit.append(name, "allow-sensitive", result="ok", source=m.source, target=m.target, mode=m.mode,
                          rule=rule)
+        return
+    if req.kind == "replace":
+        for m in p.added:
+            audit.append(name, "mount", result="ok", source=m.source, target=m.target, mode=m.mode)
+        for m in p.removed:
+            audit.append(name, "unmount", result="ok", source=m.source, target=m.target, mode=m.mode)
+        for _old, new_m in p.changed:
+            audit.append(name, "protect" if new_m.readonly else "unprotect", result="ok", source=new_m.source,
+                         target=new_m.target, mode=new_m.mode)
         return
     old = {m.target: m for m in p.old}
     new = {m.target: m for m in p.new}

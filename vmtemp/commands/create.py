@@ -141,31 +141,39 @@ def run(
     engine.preload()
     with store.locked(name, "create"):
         if paths.vm_dir(name).exists():
-            return _existing(name, all_mounts)
-        for w in warnings:
-            warn(w)
-        if auto_ro:
-            note("read-only inside rw folders (smart read-only; --no-smart-ro to turn off): " + ", ".join(auto_ro))
-        undo = Undo()
-        try:
-            d = _create(name, build_doc, compose_path, undo, quick=quick)
-        except VmtempError as e:
-            failures = undo.run()
-            _explain_rollback(e, name, failures)
-            audit.append(name, "create", result=f"failed: {e.message}")
-            raise
-        except BaseException:
-            undo.run()
-            raise
-        audit.append(name, "create", result="ok", image=chosen_image,
-                     mounts=[m.spec() for m in all_mounts])
-        history.record(name, d.project_dir, [m.to_json() for m in d.mounts], "create")
-        for m, rule in allowed:
-            audit.append(name, "allow-sensitive", result="ok", source=m.source, target=m.target, mode=m.mode,
-                         rule=rule)
-        for service, source, target, mode, rule in allowed_binds:
-            audit.append(name, "allow-sensitive", result="ok", source=source, target=target, mode=mode,
-                         rule=rule, service=service)
+            outcome = _existing(name, all_mounts)
+        else:
+            outcome = None
+            for w in warnings:
+                warn(w)
+            if auto_ro:
+                note("read-only inside rw folders (smart read-only; --no-smart-ro to turn off): " + ", ".join(auto_ro))
+            undo = Undo()
+            try:
+                d = _create(name, build_doc, compose_path, undo, quick=quick)
+            except VmtempError as e:
+                failures = undo.run()
+                _explain_rollback(e, name, failures)
+                audit.append(name, "create", result=f"failed: {e.message}")
+                raise
+            except BaseException:
+                undo.run()
+                raise
+            audit.append(name, "create", result="ok", image=chosen_image,
+                         mounts=[m.spec() for m in all_mounts])
+            history.record(name, d.project_dir, [m.to_json() for m in d.mounts], "create")
+            for m, rule in allowed:
+                audit.append(name, "allow-sensitive", result="ok", source=m.source, target=m.target, mode=m.mode,
+                             rule=rule)
+            for service, source, target, mode, rule in allowed_binds:
+                audit.append(name, "allow-sensitive", result="ok", source=source, target=target, mode=mode,
+                             rule=rule, service=service)
+    if outcome == REPLACE:  # chosen at the prompt; the change takes the lock itself
+        from vmtemp.commands import change
+
+        return change.replace(name=name, mounts=all_mounts, auto_ro=auto_ro)
+    if outcome is not None:
+        return outcome
     _report(d)
     from vmtemp.commands import gc
 
@@ -233,6 +241,9 @@ def _explain_rollback(e: VmtempError, name: str, failures: list[str]) -> None:
         e.hint = e.hint or "fix the cause above and run the same vmtemp create again"
 
 
+REPLACE = -1  # _existing's answer when the user chose to give the temp VM the new mounts
+
+
 def _existing(name: str, mounts: list[Mount]) -> int:
     current = vmmod.load(name)
     if _key(current.mounts) == _key(mounts):
@@ -241,6 +252,12 @@ def _existing(name: str, mounts: list[Mount]) -> int:
         return 0
     have = sorted(m.spec() for m in current.mounts)
     want = sorted(m.spec() for m in mounts)
+    if prompts.interactive():
+        say(f"temp VM {name!r} already exists with other mounts")
+        say("  has:   " + (", ".join(have) or "none"))
+        say("  asked: " + ", ".join(want))
+        prompts.confirm("Give it the asked mounts? (recreates it; what you made inside is kept)", flag="--yes")
+        return REPLACE
     raise OperationFailed(
         f"temp VM {name!r} already exists with other mounts (has: {', '.join(have) or 'none'}; "
         f"asked: {', '.join(want)})",
