@@ -77,20 +77,26 @@ def list_(*, as_json: bool, all_users: bool = False) -> int:
     return 0
 
 
-def _one(name: str | None) -> tuple[vmmod.VmDef, dict[str, Any], engine.ContainerInfo | None]:
+def _one(name: str | None, *, with_inspect: bool = False):
+    """(definition, JSON record, container listing, inspect or None): the engine reads at once."""
     name = names.resolve(name)
     d = vmmod.load(name)
-    main = [c for c in engine.list_containers(name) if c.is_main]
+    calls = [lambda: engine.list_containers(name)]
+    if with_inspect:
+        calls.append(lambda: engine.inspect_container(d.container))
+    found = engine.in_parallel(*calls)
+    main = [c for c in found[0] if c.is_main]
     c = main[0] if main else None
-    return d, vmmod.to_json(d, c.state if c else None, c.name if c else None), c
+    info = found[1] if with_inspect else None
+    return d, vmmod.to_json(d, c.state if c else None, c.name if c else None), c, info
 
 
 def status(*, name: str | None, as_json: bool) -> int:
-    d, rec, c = _one(name)
-    if c is not None and c.state == "running":
+    d, rec, c, info = _one(name, with_inspect=True)
+    if c is not None and c.state == "running" and info is not None:
         from vmtemp import verify
 
-        problems = verify.check(d.container, d.mounts, probe=False)
+        problems = verify.check(d.container, d.mounts, probe=False, info=info)
         rec["warnings"] += [f"mount drift: {p}" for p in problems]
     rec["extra_privileges"] = _extra_privileges(d.name)
     rec["warnings"] += [f"extra privilege: {p}" for p in rec["extra_privileges"]]
@@ -138,7 +144,7 @@ def _ro_default() -> bool:
 
 
 def mounts(*, name: str | None, as_json: bool) -> int:
-    _, rec, _ = _one(name)
+    _, rec, _, _ = _one(name)
     if as_json:
         print_json(rec["mounts"])
         return 0
