@@ -219,6 +219,9 @@ def exec_capture(container: str, command: list[str], what: str) -> subprocess.Co
     return run_docker(exec_argv(container, command, interactive=False)[1:], what, check=False)
 
 
+INIT_PATHS = ("/sbin/docker-init", "/dev/init")  # where the engine injects its init (`init: true`)
+
+
 class Process(NamedTuple):
     pid: int
     ppid: int
@@ -242,7 +245,7 @@ def processes(container: str) -> list[Process]:
 def user_processes(container: str) -> list[Process]:
     """Processes the user started: init, the keep-alive and its sleep filtered out."""
     procs = processes(container)
-    init = {p.pid for p in procs if p.command.split()[:1] in (["/sbin/docker-init"], ["/dev/init"], ["docker-init"])}
+    init = {p.pid for p in procs if (p.command.split() or [""])[0] in (*INIT_PATHS, "docker-init")}
     keepalive = {p.pid for p in procs if "vmtemp-keepalive" in p.command}
     return [
         p for p in procs
@@ -326,31 +329,9 @@ class Resource(NamedTuple):
 
 def run_docker_many(calls: list[list[str]], what: str, *, timeout: float = 60) -> list[subprocess.CompletedProcess[str]]:
     """Several read-only docker calls at once: the wall time of the slowest, not of the sum."""
-    exe = docker_exe()
     started = time.perf_counter()
-    procs = [subprocess.Popen([exe, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              stdin=subprocess.DEVNULL) for args in calls]
-    results = []
-    try:
-        for args, p in zip(calls, procs, strict=True):
-            try:
-                out, err = p.communicate(timeout=max(0.1, timeout - (time.perf_counter() - started)))
-            except subprocess.TimeoutExpired:
-                error = EngineError(f"{what} timed out after {timeout:g}s", command=[exe, *args], returncode=None,
-                                    stderr="", hint="check the engine: docker info", transient=True)
-                _log_failure(error, what)
-                raise error from None
-            proc = subprocess.CompletedProcess([exe, *args], p.returncode, out, err)
-            if proc.returncode != 0:
-                error = classify(what, [exe, *args], proc.returncode, err, "check the engine: docker info")
-                _log_failure(error, what)
-                raise error
-            results.append(proc)
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+    results = in_parallel(*(lambda args=args: run_docker(args, what, hint="check the engine: docker info",
+                                                         timeout=timeout) for args in calls))
     _debug(f"{what}: {len(calls)} calls in parallel in {1000 * (time.perf_counter() - started):.0f} ms")
     return results
 
@@ -635,9 +616,6 @@ def image_id(ref: str) -> str | None:
         raise classify(f"inspecting image {ref}", ["docker", "image", "inspect", ref], proc.returncode, proc.stderr,
                        "check the engine: docker info")
     return proc.stdout.strip() or None
-
-
-INIT_PATHS = ("/sbin/docker-init", "/dev/init")
 
 
 def has_changes(container: str, mount_targets: Iterable[str] = ()) -> bool:

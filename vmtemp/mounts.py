@@ -50,8 +50,13 @@ class MountRequest(NamedTuple):
     allow_sensitive: bool = False
 
 
+def has_control_chars(text: str) -> bool:
+    """Newline, tab, NUL, escape... anything below space, and DEL."""
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
 def reject_control_chars(text: str, what: str) -> None:
-    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+    if has_control_chars(text):
         raise UsageError(
             f"{what} contains a control character (newline, tab, NUL...): {text.encode('unicode_escape').decode()!r}",
             hint="rename the folder, or mount a parent folder without such characters",

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from vmtemp import paths
 from vmtemp.errors import UsageError
+from vmtemp.mounts import has_control_chars
 
 SYSTEM_DIRS = ("/etc", "/usr", "/var", "/boot", "/proc", "/sys", "/dev", "/root", "/bin", "/sbin", "/lib",
                "/lib32", "/lib64", "/libx32")
@@ -142,7 +143,7 @@ def rules(config: dict | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
                              hint=f"policy: {{{key}: [/some/path]}}")
         for e in entries:
             shown = e.encode("unicode_escape").decode()
-            if any(ord(c) < 32 or ord(c) == 127 for c in e):
+            if has_control_chars(e):
                 raise UsageError(f"config {where}: policy.{key} entry {shown!r} contains a control character",
                                  hint=f"fix or remove that entry in {where}")
             if not (e.startswith("/") or e.startswith("~")):

@@ -16,7 +16,7 @@ from typing import Any
 
 from vmtemp import names, paths, store
 from vmtemp.errors import OperationFailed
-from vmtemp.mounts import Mount
+from vmtemp.mounts import Mount, has_control_chars
 
 CACHE_SCHEMA = 1
 CONTAINER_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$")
@@ -75,7 +75,7 @@ def from_compose(name: str) -> VmDef:
     vm = composefile.main_service(doc)
     mounts = composefile.read_mounts(doc, path.parent)
     for m in mounts:
-        bad = next((p for p in (m.source, m.target) if any(ord(c) < 32 or ord(c) == 127 for c in p)), None)
+        bad = next((p for p in (m.source, m.target) if has_control_chars(p)), None)
         if bad is not None:
             raise OperationFailed(
                 f"{path}: mount path {bad.encode('unicode_escape').decode()!r} contains a control character",

@@ -452,6 +452,7 @@ def _change(name: str, d: vmmod.VmDef, old_text: str, new_text: str, p: Plan, in
         store.atomic_write(compose, new_text)
         steps.append("written")
         journal.step(name, "written")
+        new_def = vmmod.from_compose(name)
         if info is not None:
             if running:
                 engine.compose_up(compose, project, hint=f"vmtemp doctor -n {name}")
@@ -459,8 +460,7 @@ def _change(name: str, d: vmmod.VmDef, old_text: str, new_text: str, p: Plan, in
                 engine.compose_create(compose, project, hint=f"vmtemp doctor -n {name}")
             steps.append("recreated")
             journal.step(name, "recreated")
-            new_def = vmmod.from_compose(name)
-            problems = verify.check(new_def.container, new_def.mounts, probe=running) if running else []
+            problems = verify.check(new_def.container, new_def.mounts) if running else []
             if problems:
                 raise OperationFailed("verification failed: " + "; ".join(problems),
                                       hint=f"vmtemp mounts -n {name}; vmtemp doctor -n {name}")
@@ -477,7 +477,6 @@ def _change(name: str, d: vmmod.VmDef, old_text: str, new_text: str, p: Plan, in
             audit.append(name, "mount-change", result="rolled back" if not failures else "failed")
         raise
     journal.clear(name)
-    new_def = vmmod.from_compose(name)
     vmmod.save_cache(new_def)
     history.record(name, new_def.project_dir, [m.to_json() for m in new_def.mounts], "mount change")
 

@@ -106,37 +106,32 @@ def run(
     compose_path = paths.compose_file(name)
     owner = getpass.getuser()
 
-    def build_doc():
-        doc = composefile.build(
-            template=template, name=name, image=chosen_image, owner=owner, uid=os.getuid(), gid=os.getgid(),
-            created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), project_dir=project_root(cwd),
-            mounts=all_mounts, compose_path=compose_path, run_image=paths.live_image(name),
-        )
-        if auto_ro:
-            doc[composefile.META_KEY]["auto_ro"] = auto_ro
-        if default == "ro":  # read-only-by-default mode holds for the template's own binds too
-            hardening.force_read_only(doc, compose_path.parent)
-        return doc
-
     from vmtemp import hardening
 
-    preview = build_doc()
-    allowed_binds = hardening.police_binds(preview, compose_path.parent, template=template,
+    doc = composefile.build(
+        template=template, name=name, image=chosen_image, owner=owner, uid=os.getuid(), gid=os.getgid(),
+        created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), project_dir=project_root(cwd),
+        mounts=all_mounts, compose_path=compose_path, run_image=paths.live_image(name),
+    )
+    if auto_ro:
+        doc[composefile.META_KEY]["auto_ro"] = auto_ro
+    if default == "ro":  # read-only-by-default mode holds for the template's own binds too
+        hardening.force_read_only(doc, compose_path.parent)
+    allowed_binds = hardening.police_binds(doc, compose_path.parent, template=template,
                                            allow_sensitive=allow_sensitive, config=cfg)
-    asks = hardening.extra_privileges(preview, compose_path.parent, main_binds=False)
+    asks = hardening.extra_privileges(doc, compose_path.parent, main_binds=False)
     warnings += [f"template {template!r}: {w}" for w in asks]
     if dry_run:
         say(f"# vmtemp create --dry-run: temp VM {name!r}; nothing is changed")
         say(f"# would write {compose_path}:")
-        say(composefile.dumps(build_doc()).rstrip())
+        say(composefile.dumps(doc).rstrip())
         say("# would run:")
         say(f"docker compose -f {shlex.quote(str(compose_path))} -p {names.project(name)} up -d")
         for w in warnings:
             say(f"# warning: {w}")
         return 0
 
-    paths.check_home_safe()
-    paths.ensure_dir(paths.home())
+    paths.ensure_dir(paths.home())  # cli checked that the state folder is safe
     interrupts.install()
     engine.preload()
     with store.locked(name, "create"):
@@ -150,7 +145,7 @@ def run(
                 note("read-only inside rw folders (smart read-only; --no-smart-ro to turn off): " + ", ".join(auto_ro))
             undo = Undo()
             try:
-                d = _create(name, build_doc, compose_path, undo, quick=quick)
+                d = _create(name, doc, compose_path, undo, quick=quick)
             except VmtempError as e:
                 failures = undo.run()
                 _explain_rollback(e, name, failures)
@@ -192,12 +187,11 @@ def run(
     return 0
 
 
-def _create(name, build_doc, compose_path, undo: Undo, *, quick: bool) -> vmmod.VmDef:
+def _create(name, doc, compose_path, undo: Undo, *, quick: bool) -> vmmod.VmDef:
     folder = paths.vm_dir(name)
     # pushed before the folder exists, so no signal can fall between making it and owning its removal
     undo.push(f"remove {folder}", lambda: folder.exists() and shutil.rmtree(folder))
     paths.ensure_dir(folder)
-    doc = build_doc()
     store.atomic_write(compose_path, composefile.dumps(doc))
     project = names.project(name)
 
